@@ -1,0 +1,103 @@
+"""Argument checks shared by the Python layer. Every error names the argument."""
+import numbers
+
+import numpy as np
+
+
+def check_choice(name, value, choices):
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {', '.join(choices)}; got {value!r}")
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_int(name, value, minimum, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer{' or None' if allow_none else ''}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_real(name, value, minimum=None, strict=False):
+    """A finite real number; > minimum when strict, >= minimum otherwise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if minimum is not None and (value <= minimum if strict else value < minimum):
+        raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum}, got {value}")
+    return value
+
+
+def check_dtype(value):
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"dtype must be 'float32' or 'float64', got {value!r}") from None
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {value!r}")
+    return dtype
+
+
+def check_sizes(sizes):
+    try:
+        values = list(sizes)
+    except TypeError:
+        raise TypeError(f"sizes must be a sequence of layer widths, got {sizes!r}") from None
+    if len(values) < 2:
+        raise ValueError(f"sizes needs at least an input and an output width, got {sizes!r}")
+    return tuple(check_int(f"sizes[{i}]", v, 1) for i, v in enumerate(values))
+
+
+def as_real_array(name, value, dtype):
+    """``value`` as a C-contiguous array of ``dtype``, rejecting non-numbers and NaN/inf."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{name} is not a rectangular array of numbers: {error}") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinity (in {np.dtype(dtype).name})")
+    return array
+
+
+def check_inputs(name, value, n_features, dtype):
+    """A 2-D (n_samples, n_features) input array with at least one row."""
+    array = as_real_array(name, value, dtype)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, {n_features}), got shape {array.shape}"
+                         + ("; use X.reshape(1, -1) for a single sample" if array.ndim == 1 else ""))
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has no rows")
+    if array.shape[1] != n_features:
+        raise ValueError(f"{name} has {array.shape[1]} columns but the network takes {n_features} inputs")
+    return array
+
+
+def check_seed(name, value):
+    """None, a non-negative int or a np.random.Generator (for shuffling)."""
+    if value is None or isinstance(value, np.random.Generator):
+        return value
+    return check_int(name, value, 0)
+
+
+def check_random_state(name, value):
+    """None, a non-negative int or a np.random.RandomState (for initial weights)."""
+    if isinstance(value, np.random.RandomState):
+        return value
+    if value is not None:
+        check_int(name, value, 0)
+    return np.random.RandomState(value)

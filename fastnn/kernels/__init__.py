@@ -1,0 +1,1 @@
+"""Compiled core: Numba kernels over flat contiguous arrays. Nothing here imports the Python layer."""

@@ -1,0 +1,65 @@
+"""Activations and their derivatives, elementwise over flat arrays (formulas in fastnn._registry)."""
+import numpy as np
+
+from .._jit import kernel
+from .._registry import LEAKY_RELU, LEAKY_RELU_SLOPE, LINEAR, RELU, SIGMOID, TANH
+
+
+@kernel
+def activate(code, z, a, n_cols):
+    """a = f(z) for a flat block of rows of ``n_cols``; z and a may be the same array.
+
+    Softmax is taken row by row: a_j = exp(z_j - max z) / sum_k exp(z_k - max z).
+    """
+    one = a.dtype.type(1.0)
+    zero = a.dtype.type(0.0)
+    n = z.size
+    if code == SIGMOID:
+        for i in range(n):
+            a[i] = one / (one + np.exp(-z[i]))
+    elif code == TANH:
+        for i in range(n):
+            a[i] = np.tanh(z[i])
+    elif code == RELU:
+        for i in range(n):
+            a[i] = z[i] if z[i] > zero else zero
+    elif code == LEAKY_RELU:
+        slope = a.dtype.type(LEAKY_RELU_SLOPE)
+        for i in range(n):
+            a[i] = z[i] if z[i] > zero else slope * z[i]
+    elif code == LINEAR:
+        for i in range(n):
+            a[i] = z[i]
+    else:  # SOFTMAX
+        for start in range(0, n, n_cols):
+            peak = z[start]
+            for j in range(start + 1, start + n_cols):
+                peak = max(peak, z[j])
+            total = zero
+            for j in range(start, start + n_cols):
+                a[j] = np.exp(z[j] - peak)
+                total += a[j]
+            for j in range(start, start + n_cols):
+                a[j] = a[j] / total
+
+
+@kernel
+def multiply_derivative(code, a, d):
+    """d *= f'(z), with f' written in terms of the activation a = f(z) (not for softmax)."""
+    one = a.dtype.type(1.0)
+    zero = a.dtype.type(0.0)
+    n = a.size
+    if code == SIGMOID:
+        for i in range(n):
+            d[i] *= a[i] * (one - a[i])
+    elif code == TANH:
+        for i in range(n):
+            d[i] *= one - a[i] * a[i]
+    elif code == RELU:
+        for i in range(n):
+            d[i] = d[i] if a[i] > zero else zero
+    elif code == LEAKY_RELU:
+        slope = a.dtype.type(LEAKY_RELU_SLOPE)
+        for i in range(n):
+            d[i] = d[i] if a[i] > zero else slope * d[i]
+    # LINEAR: f' = 1, nothing to do.

@@ -1,0 +1,59 @@
+"""Losses of the output layer and their gradient with respect to the output pre-activation."""
+import numpy as np
+
+from .._jit import kernel
+from .._registry import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SOFTMAX
+from .activations import multiply_derivative
+
+
+@kernel
+def loss_and_delta(loss_code, output_code, z, a, t, delta, n_cols, scale):
+    """Sum over the block's rows of the per-sample loss, and delta = scale * dL/dz.
+
+    z: output pre-activations, a: output activations (already f(z)), t: targets; all flat
+    blocks of rows of ``n_cols``. Returns the loss sum in float64.
+    squared_error: dL/dz = (a - t) f'(z) (softmax: a_j ((a_j - t_j) - sum_k (a_k - t_k) a_k))
+    binary_cross_entropy (sigmoid): dL/dz = a - t, L = softplus(z) - t z
+    cross_entropy (softmax): dL/dz = a sum_k t_k - t, L = sum_j t_j (logsumexp(z) - z_j)
+    """
+    zero = a.dtype.type(0.0)
+    half = a.dtype.type(0.5)
+    n = z.size
+    total = 0.0
+    if loss_code == BINARY_CROSS_ENTROPY:
+        for i in range(n):
+            softplus = max(z[i], zero) + np.log1p(np.exp(-abs(z[i])))
+            total += softplus - t[i] * z[i]
+            delta[i] = scale * (a[i] - t[i])
+    elif loss_code == CROSS_ENTROPY:
+        for start in range(0, n, n_cols):
+            stop = start + n_cols
+            peak = z[start]
+            for j in range(start + 1, stop):
+                peak = max(peak, z[j])
+            sum_exp = zero
+            for j in range(start, stop):
+                sum_exp += np.exp(z[j] - peak)
+            log_sum_exp = peak + np.log(sum_exp)
+            target_sum = zero
+            for j in range(start, stop):
+                total += t[j] * (log_sum_exp - z[j])
+                target_sum += t[j]
+            for j in range(start, stop):
+                delta[j] = scale * (a[j] * target_sum - t[j])
+    else:  # SQUARED_ERROR
+        for i in range(n):
+            error = a[i] - t[i]
+            total += half * error * error
+            delta[i] = scale * error
+        if output_code == SOFTMAX:
+            for start in range(0, n, n_cols):
+                stop = start + n_cols
+                weighted = zero
+                for j in range(start, stop):
+                    weighted += delta[j] * a[j]
+                for j in range(start, stop):
+                    delta[j] = a[j] * (delta[j] - weighted)
+        else:
+            multiply_derivative(output_code, a, delta)
+    return total

@@ -1,0 +1,97 @@
+"""Forward and backward through every layer for a block of rows.
+
+Parameters live in one flat buffer: layer l's weights W_l (sizes[l] x sizes[l+1], row-major)
+start at w_off[l], its bias at b_off[l] (-1: no bias). Activations and deltas of layers
+1..L for a block of up to ``block_rows`` rows live in flat buffers, layer after layer.
+Inputs, targets and blocks are flat C-contiguous slices, reshaped to (rows, width) views.
+"""
+from .._jit import kernel
+from .activations import activate, multiply_derivative
+from .dense import dense_backward, dense_forward
+from .losses import loss_and_delta
+
+
+@kernel
+def layer_weights(params, sizes, w_off, layer):
+    """View of W_layer (sizes[layer] x sizes[layer+1]) in a flat parameter-shaped buffer."""
+    k = sizes[layer]
+    n = sizes[layer + 1]
+    start = w_off[layer]
+    return params[start:start + k * n].reshape((k, n))
+
+
+@kernel
+def layer_bias(params, sizes, b_off, layer):
+    """View of b_layer, or an empty view when the network has no bias."""
+    if b_off[layer] < 0:
+        return params[0:0]
+    start = b_off[layer]
+    return params[start:start + sizes[layer + 1]]
+
+
+@kernel
+def block_start(sizes, block_rows, layer):
+    """Where layer ``layer`` (1..L) starts in an activation or delta buffer."""
+    start = 0
+    for j in range(1, layer):
+        start += block_rows * sizes[j]
+    return start
+
+
+@kernel
+def forward_block(x, rows, params, sizes, w_off, b_off, hidden_code, output_code,
+                  block_rows, acts, z_out):
+    """Activations of every layer for ``rows`` input rows (flat x); output z kept in z_out."""
+    n_layers = sizes.size - 1
+    a_in = x.reshape((rows, sizes[0]))
+    for layer in range(n_layers):
+        width = sizes[layer + 1]
+        start = block_start(sizes, block_rows, layer + 1)
+        a_flat = acts[start:start + rows * width]
+        W = layer_weights(params, sizes, w_off, layer)
+        b = layer_bias(params, sizes, b_off, layer)
+        if layer < n_layers - 1:
+            dense_forward(a_in, W, b, a_flat.reshape((rows, width)))
+            activate(hidden_code, a_flat, a_flat, width)
+            a_in = a_flat.reshape((rows, width))
+        else:
+            z_flat = z_out[:rows * width]
+            dense_forward(a_in, W, b, z_flat.reshape((rows, width)))
+            activate(output_code, z_flat, a_flat, width)
+
+
+@kernel
+def loss_grad_block(x, t, rows, scale, accumulate, params, grad, scratch, sizes, w_off, b_off,
+                    hidden_code, output_code, loss_code, block_rows, acts, deltas, z_out):
+    """Forward, loss and backward for one block; grad (+)= scale * d(loss sum)/d(params).
+
+    Returns the block's loss sum (float64).
+    """
+    forward_block(x, rows, params, sizes, w_off, b_off, hidden_code, output_code,
+                  block_rows, acts, z_out)
+    n_layers = sizes.size - 1
+    width = sizes[n_layers]
+    start = block_start(sizes, block_rows, n_layers)
+    loss = loss_and_delta(loss_code, output_code, z_out[:rows * width],
+                          acts[start:start + rows * width], t,
+                          deltas[start:start + rows * width], width, scale)
+    for layer in range(n_layers - 1, -1, -1):
+        width = sizes[layer + 1]
+        start = block_start(sizes, block_rows, layer + 1)
+        D = deltas[start:start + rows * width].reshape((rows, width))
+        W = layer_weights(params, sizes, w_off, layer)
+        dW = layer_weights(grad, sizes, w_off, layer)
+        db = layer_bias(grad, sizes, b_off, layer)
+        S = layer_weights(scratch, sizes, w_off, layer)
+        if layer == 0:
+            A = x.reshape((rows, sizes[0]))
+            dense_backward(A, D, W, dW, db, D, S, accumulate, False)
+        else:
+            in_width = sizes[layer]
+            in_start = block_start(sizes, block_rows, layer)
+            a_flat = acts[in_start:in_start + rows * in_width]
+            d_flat = deltas[in_start:in_start + rows * in_width]
+            dense_backward(a_flat.reshape((rows, in_width)), D, W, dW, db,
+                           d_flat.reshape((rows, in_width)), S, accumulate, True)
+            multiply_derivative(hidden_code, a_flat, d_flat)
+    return loss

@@ -1,0 +1,89 @@
+"""Whole passes over the data in one compiled call: forward, loss_and_grad and training epochs.
+
+X (n x sizes[0]) and T (n x sizes[-1]) are C-contiguous in the model's dtype. Rows are taken
+in ``order`` when ``shuffled``, else in storage order. Blocks of one row are the per-sample
+path (plain loops, no BLAS call); larger blocks are the batched path.
+"""
+import numpy as np
+
+from .._jit import kernel
+from .network import block_start, forward_block, loss_grad_block
+from .updates import apply_update
+
+
+@kernel
+def forward_rows(X, params, sizes, w_off, b_off, hidden_code, output_code,
+                 block_rows, acts, z_out, out):
+    """out = output activations of the network for every row of X."""
+    n, n_in = X.shape
+    n_layers = sizes.size - 1
+    width = sizes[n_layers]
+    x = X.reshape(X.size)
+    o = out.reshape(out.size)
+    last = block_start(sizes, block_rows, n_layers)
+    for start in range(0, n, block_rows):
+        rows = min(block_rows, n - start)
+        forward_block(x[start * n_in:(start + rows) * n_in], rows, params, sizes, w_off, b_off,
+                      hidden_code, output_code, block_rows, acts, z_out)
+        o[start * width:(start + rows) * width] = acts[last:last + rows * width]
+
+
+@kernel
+def batch_loss_grad(X, T, order, shuffled, start, stop, scale, params, grad, scratch, sizes,
+                    w_off, b_off, hidden_code, output_code, loss_code, block_rows, acts,
+                    deltas, z_out, x_buf, t_buf):
+    """grad = scale * gradient of the loss summed over rows start..stop; returns that sum."""
+    n_in = X.shape[1]
+    n_out = T.shape[1]
+    x = X.reshape(X.size)
+    t = T.reshape(T.size)
+    total = 0.0
+    for block in range(start, stop, block_rows):
+        rows = min(block_rows, stop - block)
+        if not shuffled:
+            xb = x[block * n_in:(block + rows) * n_in]
+            tb = t[block * n_out:(block + rows) * n_out]
+        elif rows == 1:
+            r = order[block]
+            xb = x[r * n_in:(r + 1) * n_in]
+            tb = t[r * n_out:(r + 1) * n_out]
+        else:
+            for i in range(rows):
+                r = order[block + i]
+                x_buf[i * n_in:(i + 1) * n_in] = x[r * n_in:(r + 1) * n_in]
+                t_buf[i * n_out:(i + 1) * n_out] = t[r * n_out:(r + 1) * n_out]
+            xb = x_buf[:rows * n_in]
+            tb = t_buf[:rows * n_out]
+        total += loss_grad_block(xb, tb, rows, scale, block != start, params, grad, scratch,
+                                 sizes, w_off, b_off, hidden_code, output_code, loss_code,
+                                 block_rows, acts, deltas, z_out)
+    return total
+
+
+@kernel
+def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, params, grad,
+                 scratch, sizes, w_off, b_off, hidden_code, output_code, loss_code, opt_code,
+                 opt_state, hyper, opt_step, block_rows, acts, deltas, z_out, x_buf, t_buf,
+                 epoch_losses):
+    """Train ``n_epochs`` epochs; epoch e takes rows in orders[e] when shuffled.
+
+    Each batch's loss is taken before its update; epoch_losses[e] = sum of the per-sample
+    losses of epoch e / n. Stops after the first epoch whose loss is not finite and returns
+    the number of epochs run.
+    """
+    n = X.shape[0]
+    one = params.dtype.type(1.0)
+    for epoch in range(n_epochs):
+        order = orders[epoch]
+        total = 0.0
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            scale = one / params.dtype.type(stop - start) if mean_reduction else one
+            total += batch_loss_grad(X, T, order, shuffled, start, stop, scale, params, grad,
+                                     scratch, sizes, w_off, b_off, hidden_code, output_code,
+                                     loss_code, block_rows, acts, deltas, z_out, x_buf, t_buf)
+            apply_update(opt_code, params, grad, opt_state, hyper, opt_step)
+        epoch_losses[epoch] = total / n
+        if not np.isfinite(total):
+            return epoch + 1
+    return n_epochs

@@ -1,0 +1,82 @@
+"""Optimizers: hyperparameters and the state they carry from one fit call to the next."""
+import weakref
+
+import numpy as np
+
+from ._registry import OPT_SGD
+from ._validation import check_bool, check_real
+
+
+class Optimizer:
+    """Holds the optimizer's state (one row per state vector) for the one model it serves."""
+
+    code = None
+    n_state = 0
+
+    def __init__(self):
+        self._state = None
+        self._step = np.zeros(1, np.int64)
+        self._model = None
+
+    def _bind(self, model):
+        """The state arrays for ``model``, created (zero) on first use."""
+        owner = self._model() if self._model is not None else None
+        if owner is not None and owner is not model:
+            raise ValueError(f"optimizer: this {type(self).__name__} already holds the state of "
+                             "another model; use one optimizer per model")
+        shape = (self.n_state, model.n_params)
+        if self._state is None or self._state.shape != shape or self._state.dtype != model.dtype:
+            self._state = np.zeros(shape, model.dtype)
+            self._step = np.zeros(1, np.int64)
+        self._model = weakref.ref(model)
+        return self._state, self._step
+
+    def reset(self):
+        """Forget the state (momentum buffers, step count)."""
+        self._state = None
+        self._step = np.zeros(1, np.int64)
+
+    @property
+    def steps(self):
+        """Number of updates taken since creation or the last reset()."""
+        return int(self._step[0])
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent exactly as ``torch.optim.SGD`` (dampening 0).
+
+    g += weight_decay p;  b = momentum b + g (b = g on the first step);
+    g = g + momentum b if nesterov else b;  p -= lr g.
+    The momentum buffer lives in this object and carries over between fit calls.
+    """
+
+    code = OPT_SGD
+    n_state = 1
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__()
+        self.lr = lr
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.weight_decay = weight_decay
+        self._check()
+
+    def _check(self):
+        check_real("lr", self.lr, 0.0, strict=True)
+        check_real("momentum", self.momentum, 0.0)
+        check_bool("nesterov", self.nesterov)
+        check_real("weight_decay", self.weight_decay, 0.0)
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov=True needs momentum > 0")
+
+    def _hyper(self, dtype):
+        return np.array([self.lr, self.momentum, self.weight_decay, float(self.nesterov)], dtype)
+
+    @property
+    def velocity(self):
+        """Copy of the flat momentum buffer, or None before the first step."""
+        return None if self._state is None else self._state[0].copy()
+
+    def __repr__(self):
+        return (f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
+                f"weight_decay={self.weight_decay})")
