@@ -1,0 +1,51 @@
+"""Shared helpers: paired compiled/reference models and the tolerances they must meet."""
+import itertools
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import _registry as reg
+
+# Relative tolerance of one step against the reference, per dtype.
+RTOL = {np.float64: 1e-12, np.float32: 3e-5}
+
+# Every legal (output activation, loss) pair.
+OUTPUT_LOSS_PAIRS = [(out, loss) for out, loss in itertools.product(reg.OUTPUT_ACTIVATIONS, reg.LOSSES)
+                     if reg.LOSS_REQUIRES_OUTPUT[loss] in (None, out)]
+
+
+def assert_matches(actual, expected, dtype=np.float64, rtol=None):
+    """Elementwise agreement to rtol, with entries near zero judged against the largest entry."""
+    rtol = RTOL[np.dtype(dtype).type] if rtol is None else rtol
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    scale = max(1.0, float(np.abs(expected).max())) if expected.size else 1.0
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
+
+
+def model_pair(sizes, hidden="tanh", output="sigmoid", bias=True, dtype="float64", seed=0,
+               init="xavier"):
+    """(fastnn.MLP, fastnn.reference.MLP) with identical parameters."""
+    fast = fastnn.MLP(sizes, hidden=hidden, output=output, bias=bias, init=init, seed=seed, dtype=dtype)
+    ref = fastnn.reference.MLP(sizes, hidden=hidden, output=output, bias=bias, init=init, seed=seed,
+                               dtype=dtype)
+    return fast, ref
+
+
+def make_data(n, sizes, output, loss, seed=0, dtype=np.float64):
+    """Inputs and targets that suit the loss: one-hot for cross_entropy, [0, 1] for BCE."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, sizes[0])).astype(dtype)
+    k = sizes[-1]
+    if loss == "cross_entropy":
+        Y = np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
+    elif loss == "binary_cross_entropy" or output in ("sigmoid", "softmax"):
+        Y = rng.uniform(size=(n, k)).astype(dtype)
+    else:
+        Y = rng.normal(size=(n, k)).astype(dtype)
+    return X, Y
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

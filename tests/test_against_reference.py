@@ -1,0 +1,134 @@
+"""Every compiled kernel path against fastnn.reference: forward, loss and gradient, and
+training steps on the per-sample and batched paths, in float64 and float32."""
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import _registry as reg
+from fastnn import model as model_module
+
+from conftest import OUTPUT_LOSS_PAIRS, assert_matches, make_data, model_pair
+
+DTYPES = [np.float64, np.float32]
+DEPTHS = {1: [5, 3], 2: [5, 7, 3], 3: [5, 7, 6, 3], 4: [5, 7, 6, 4, 3]}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hidden", reg.HIDDEN_ACTIVATIONS)
+@pytest.mark.parametrize("output,loss", OUTPUT_LOSS_PAIRS)
+@pytest.mark.parametrize("bias", [True, False])
+def test_forward_loss_and_gradient(dtype, hidden, output, loss, bias):
+    sizes = DEPTHS[3]
+    fast, ref = model_pair(sizes, hidden, output, bias, dtype, seed=1)
+    X, Y = make_data(23, sizes, output, loss, seed=2, dtype=dtype)
+    assert_matches(fast.forward(X), ref.forward(X), dtype)
+    for reduction in reg.REDUCTIONS:
+        l_fast, gw_fast, gb_fast = fast.loss_and_grad(X, Y, loss, reduction)
+        l_ref, gw_ref, gb_ref = ref.loss_and_grad(X, Y, loss, reduction)
+        assert_matches(l_fast, l_ref, dtype)
+        for a, b in zip(gw_fast, gw_ref):
+            assert a.dtype == dtype
+            assert_matches(a, b, dtype)
+        assert (gb_fast is None) == (not bias)
+        for a, b in zip(gb_fast or [], gb_ref or []):
+            assert_matches(a, b, dtype)
+
+
+@pytest.mark.parametrize("depth", sorted(DEPTHS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_depths(depth, dtype):
+    sizes = DEPTHS[depth]
+    fast, ref = model_pair(sizes, "relu", "softmax", True, dtype, seed=3)
+    X, Y = make_data(17, sizes, "softmax", "cross_entropy", seed=4, dtype=dtype)
+    assert_matches(fast.forward(X), ref.forward(X), dtype)
+    for a, b in zip(fast.loss_and_grad(X, Y, "cross_entropy")[1], ref.loss_and_grad(X, Y, "cross_entropy")[1]):
+        assert_matches(a, b, dtype)
+
+
+
+
+def fit_pair(fast, ref, X, Y, opt_args, **fit_args):
+    h_fast = fast.fit(X, Y, optimizer=fastnn.SGD(**opt_args), **fit_args)
+    h_ref = ref.fit(X, Y, optimizer=fastnn.SGD(**opt_args), **fit_args)
+    return h_fast, h_ref
+
+
+PATHS = {
+    "per_sample": dict(batch_size=1, shuffle=False),
+    "per_sample_shuffled": dict(batch_size=1, shuffle=True, seed=7),
+    "mini_batch": dict(batch_size=8, shuffle=False),
+    "mini_batch_shuffled": dict(batch_size=8, shuffle=True, seed=7),
+    "full_batch": dict(batch_size=None),
+}
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("output,loss", OUTPUT_LOSS_PAIRS)
+def test_one_epoch_of_training(path, dtype, output, loss):
+    sizes = DEPTHS[2]
+    for reduction in reg.REDUCTIONS:
+        fast, ref = model_pair(sizes, "tanh", output, True, dtype, seed=5)
+        X, Y = make_data(21, sizes, output, loss, seed=6, dtype=dtype)
+        h_fast, h_ref = fit_pair(fast, ref, X, Y, {"lr": 0.05, "momentum": 0.9}, loss=loss,
+                                 epochs=1, reduction=reduction, **PATHS[path])
+        assert_matches(h_fast.loss, h_ref.loss, dtype)
+        assert_matches(fast._params, ref._params, dtype)
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+@pytest.mark.parametrize("hidden", reg.HIDDEN_ACTIVATIONS)
+def test_long_training_stays_close(path, hidden):
+    """30 epochs (1,500 per-sample steps) with momentum, nesterov and weight decay, at a
+    learning rate where training is stable (chaotic training amplifies any rounding):
+    float64 stays within 1e-9."""
+    sizes = DEPTHS[2]
+    fast, ref = model_pair(sizes, hidden, "softmax", True, np.float64, seed=8)
+    X, Y = make_data(50, sizes, "softmax", "cross_entropy", seed=9)
+    opt = {"lr": 0.01, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3}
+    h_fast, h_ref = fit_pair(fast, ref, X, Y, opt, loss="cross_entropy", epochs=30, **PATHS[path])
+    assert_matches(h_fast.loss, h_ref.loss, rtol=1e-9)
+    assert_matches(fast._params, ref._params, rtol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_blas_path_of_wide_layers(dtype):
+    """Layers wide enough for the BLAS branch (m*k*n >= BLAS_MIN_WORK) agree too."""
+    sizes = [64, 128, 64, 10]
+    fast, ref = model_pair(sizes, "relu", "softmax", True, dtype, seed=10)
+    X, Y = make_data(96, sizes, "softmax", "cross_entropy", seed=11, dtype=dtype)
+    assert_matches(fast.forward(X), ref.forward(X), dtype)
+    for a, b in zip(fast.loss_and_grad(X, Y, "cross_entropy")[1], ref.loss_and_grad(X, Y, "cross_entropy")[1]):
+        assert_matches(a, b, dtype)
+    h_fast, h_ref = fit_pair(fast, ref, X, Y, {"lr": 0.05, "momentum": 0.9}, loss="cross_entropy",
+                             epochs=2, batch_size=32, seed=1)
+    assert_matches(h_fast.loss, h_ref.loss, dtype)
+    assert_matches(fast._params, ref._params, dtype, rtol=None if dtype == np.float64 else 1e-4)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_batches_split_into_blocks(monkeypatch, shuffle):
+    """Batches larger than BLOCK_ROWS are accumulated block by block, with the same result."""
+    monkeypatch.setattr(model_module, "BLOCK_ROWS", 4)
+    sizes = DEPTHS[2]
+    fast, ref = model_pair(sizes, "sigmoid", "linear", True, np.float64, seed=12)
+    X, Y = make_data(30, sizes, "linear", "squared_error", seed=13)
+    assert_matches(fast.forward(X), ref.forward(X))
+    assert_matches(fast.loss_and_grad(X, Y)[1][0], ref.loss_and_grad(X, Y)[1][0])
+    fit_pair(fast, ref, X, Y, {"lr": 0.01, "momentum": 0.5}, epochs=3, batch_size=11, shuffle=shuffle, seed=2)
+    assert_matches(fast._params, ref._params)
+
+
+def test_results_do_not_depend_on_chunking(monkeypatch):
+    """Epochs run in compiled chunks sized by time; the result is the same for any size."""
+    from fastnn import network
+
+    X, Y = make_data(12, [3, 4, 2], "sigmoid", "squared_error", seed=14)
+    results = []
+    for seconds in (1e-12, 10.0):
+        monkeypatch.setattr(network, "CHUNK_SECONDS", seconds)
+        net = fastnn.MLP([3, 4, 2], output="sigmoid", seed=0)
+        h = net.fit(X, Y, optimizer=fastnn.SGD(lr=0.1, momentum=0.9), epochs=25, batch_size=5, seed=3)
+        results.append((h.loss, net._params.copy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])

@@ -1,0 +1,70 @@
+"""SGD follows torch.optim.SGD exactly; its state carries over between fit calls."""
+import numpy as np
+import pytest
+
+import fastnn
+
+from conftest import assert_matches, make_data
+
+SETTINGS = [
+    dict(lr=0.1),
+    dict(lr=0.1, weight_decay=0.01),
+    dict(lr=0.05, momentum=0.9),
+    dict(lr=0.05, momentum=0.9, weight_decay=0.01),
+    dict(lr=0.05, momentum=0.9, nesterov=True),
+    dict(lr=0.05, momentum=0.5, nesterov=True, weight_decay=0.001),
+]
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()))
+@pytest.mark.parametrize("batch_size", [1, 5, None])
+def test_sgd_matches_torch(settings, batch_size):
+    torch = pytest.importorskip("torch", reason="PyTorch is an optional extra (pip install fastnn[test])")
+    sizes = [3, 5, 2]
+    net = fastnn.MLP(sizes, hidden="tanh", output="linear", seed=0)
+    X, Y = make_data(10, sizes, "linear", "squared_error", seed=1)
+    weights, biases = net.get_params()
+    params = [torch.tensor(p, requires_grad=True) for p in weights + biases]
+    torch_opt = torch.optim.SGD(params, **settings)
+    bs = batch_size or len(X)
+    for _ in range(3):  # epochs, rows in order
+        for start in range(0, len(X), bs):
+            a = torch.tensor(X[start:start + bs])
+            a = torch.tanh(a @ params[0] + params[2]) @ params[1] + params[3]
+            loss = (0.5 * ((a - torch.tensor(Y[start:start + bs])) ** 2).sum(dim=1)).mean()
+            torch_opt.zero_grad()
+            loss.backward()
+            torch_opt.step()
+    opt = fastnn.SGD(**settings)
+    net.fit(X, Y, optimizer=opt, epochs=3, batch_size=batch_size, shuffle=False)
+    weights, biases = net.get_params()
+    for mine, theirs in zip(weights + biases, params):
+        assert_matches(mine, theirs.detach().numpy())
+    if settings.get("momentum"):
+        buffers = [torch_opt.state[p]["momentum_buffer"].numpy().ravel() for p in params]
+        theirs = np.concatenate([buffers[0], buffers[2], buffers[1], buffers[3]])  # fastnn layout
+        assert_matches(opt.velocity, theirs)
+    assert opt.steps == 3 * -(-len(X) // bs)
+
+
+def test_state_carries_over_between_fit_calls():
+    X, Y = make_data(12, [3, 4, 2], "sigmoid", "squared_error", seed=2)
+    once = fastnn.MLP([3, 4, 2], output="sigmoid", seed=0)
+    once.fit(X, Y, optimizer=fastnn.SGD(lr=0.1, momentum=0.9), epochs=4, batch_size=3, shuffle=False)
+    twice = fastnn.MLP([3, 4, 2], output="sigmoid", seed=0)
+    opt = fastnn.SGD(lr=0.1, momentum=0.9)
+    twice.fit(X, Y, optimizer=opt, epochs=2, batch_size=3, shuffle=False)
+    twice.fit(X, Y, optimizer=opt, epochs=2, batch_size=3, shuffle=False)
+    np.testing.assert_array_equal(once._params, twice._params)
+    opt.reset()
+    assert opt.velocity is None and opt.steps == 0
+
+
+def test_default_optimizer_is_fresh_sgd_each_call():
+    X, Y = make_data(8, [2, 3, 1], "sigmoid", "squared_error", seed=3)
+    a = fastnn.MLP([2, 3, 1], seed=0)
+    a.fit(X, Y, epochs=2, shuffle=False)
+    b = fastnn.MLP([2, 3, 1], seed=0)
+    b.fit(X, Y, optimizer=fastnn.SGD(lr=0.01), epochs=1, shuffle=False)
+    b.fit(X, Y, optimizer=fastnn.SGD(lr=0.01), epochs=1, shuffle=False)
+    np.testing.assert_array_equal(a._params, b._params)
