@@ -1,0 +1,55 @@
+"""Compilation: cold and warm cache in a fresh folder, and float32 kernels that stay float32."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+FLOAT32_PROBE = textwrap.dedent("""
+    import numpy as np
+    from fastnn.kernels.activations import activate, multiply_derivative
+    from fastnn.kernels.dense import dense_backward, dense_forward
+    from fastnn.kernels.updates import sgd_update
+    f32 = np.float32
+    v = np.ones(6, f32); A = np.ones((2, 3), f32); W = np.ones((3, 2), f32); Z = np.ones((2, 2), f32)
+    calls = [(activate, (0, v, v, 3)), (multiply_derivative, (0, v, v)),
+             (dense_forward, (A, W, v[:2], Z)),
+             (dense_backward, (A, Z, W, W.copy(), v[:2], A.copy(), W.copy(), False, True)),
+             (sgd_update, (v, v.copy(), v.copy(), f32(0.1), f32(0.9), f32(0), False))]
+    for kernel, args in calls:
+        for code in range(5):  # every activation code where the kernel takes one
+            kernel(*((code,) + args[1:] if isinstance(args[0], int) else args))
+        print(kernel.__name__, kernel.inspect_llvm(kernel.signatures[-1]).count("fpext float"))
+    import fastnn
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    net = fastnn.MLP([3, 5, 2], output="softmax", dtype="float32", seed=0)
+    net.fit(X, np.arange(20) % 2, loss="cross_entropy", epochs=2, batch_size=4)
+    print("trained", net.forward(X).dtype)
+""")
+
+
+def run_in_fresh_process(code, cache_dir):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_cold_compile_float32_kernels_have_no_float64_promotion(tmp_path):
+    """A Python float literal in a float32 loop would show up as `fpext float` in the IR."""
+    out = run_in_fresh_process(FLOAT32_PROBE, tmp_path)
+    counts = dict(line.split() for line in out.splitlines())
+    assert counts.pop("trained") == "float32"
+    assert counts == {name: "0" for name in counts} and len(counts) == 5, out
+
+
+def test_warm_cache_is_written_and_reused(tmp_path):
+    code = ("import numpy as np, fastnn\n"
+            "net = fastnn.MLP([2, 3, 1], seed=0)\n"
+            "print(net.fit(np.eye(2), [[0.0], [1.0]], epochs=3).loss[-1])\n")
+    cold = run_in_fresh_process(code, tmp_path)
+    cached = [name for _, _, files in os.walk(tmp_path) for name in files if name.endswith(".nbc")]
+    assert cached, "numba wrote no cache files"
+    warm = run_in_fresh_process(code, tmp_path)
+    assert cold == warm

@@ -1,0 +1,121 @@
+"""fit's contract: what History holds, callbacks, verbose output, seeds; predict's kinds."""
+import numpy as np
+import pytest
+
+import fastnn
+
+from conftest import make_data
+
+
+def test_history_loss_is_the_loss_before_each_update():
+    X, Y = make_data(10, [3, 4, 2], "sigmoid", "squared_error", seed=0)
+    net = fastnn.MLP([3, 4, 2], output="sigmoid", seed=0)
+    before = net.loss_and_grad(X, Y)[0]
+    history = net.fit(X, Y, optimizer=fastnn.SGD(lr=0.5), epochs=3, batch_size=None)
+    assert len(history.loss) == 3 and history.seconds > 0
+    assert history.loss[0] == pytest.approx(before, rel=1e-12)
+    assert history.loss[2] < history.loss[0]
+
+
+def test_history_loss_is_the_per_sample_mean_whatever_the_reduction():
+    X, Y = make_data(10, [3, 4, 2], "sigmoid", "squared_error", seed=1)
+    losses = []
+    for reduction in ("mean", "sum"):
+        net = fastnn.MLP([3, 4, 2], output="sigmoid", seed=0)
+        losses.append(net.fit(X, Y, epochs=1, batch_size=None, reduction=reduction).loss[0])
+    assert losses[0] == pytest.approx(losses[1], rel=1e-12)
+
+
+def test_zero_epochs_changes_nothing():
+    X, Y = make_data(6, [2, 3, 1], "sigmoid", "squared_error", seed=2)
+    net = fastnn.MLP([2, 3, 1], seed=0)
+    before = net._params.copy()
+    assert net.fit(X, Y, epochs=0).loss == []
+    np.testing.assert_array_equal(net._params, before)
+
+
+def test_callback_sees_every_epoch_and_can_stop_training():
+    X, Y = make_data(6, [2, 3, 1], "sigmoid", "squared_error", seed=3)
+    seen = []
+
+    def callback(epoch, loss):
+        seen.append((epoch, loss))
+        return epoch < 4
+
+    net = fastnn.MLP([2, 3, 1], seed=0)
+    history = net.fit(X, Y, epochs=100, callback=callback)
+    assert [e for e, _ in seen] == [0, 1, 2, 3, 4]
+    assert [l for _, l in seen] == history.loss
+
+
+def test_callback_sees_the_model_after_that_epoch():
+    X, Y = make_data(6, [2, 3, 1], "sigmoid", "squared_error", seed=4)
+    snapshots = []
+    net = fastnn.MLP([2, 3, 1], seed=0)
+    net.fit(X, Y, epochs=3, batch_size=None, callback=lambda e, l: snapshots.append(net._params.copy()))
+    other = fastnn.MLP([2, 3, 1], seed=0)
+    for snapshot in snapshots:
+        other.fit(X, Y, epochs=1, batch_size=None)
+        np.testing.assert_array_equal(other._params, snapshot)
+
+
+def test_verbose_prints_one_line_per_epoch(capsys):
+    X, Y = make_data(6, [2, 3, 1], "sigmoid", "squared_error", seed=5)
+    history = fastnn.MLP([2, 3, 1], seed=0).fit(X, Y, epochs=3, verbose=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert lines[1].startswith(" Epoch: 1, loss: ") and f"{history.loss[1]:.8f}" in lines[1]
+    assert lines[1].endswith("s") and "Time: " in lines[1]
+
+
+def test_shuffling_follows_the_seed():
+    X, Y = make_data(20, [2, 3, 1], "sigmoid", "squared_error", seed=6)
+    results = []
+    for seed in (1, 1, 2):
+        net = fastnn.MLP([2, 3, 1], seed=0)
+        net.fit(X, Y, epochs=2, batch_size=4, seed=seed)
+        results.append(net._params.copy())
+    np.testing.assert_array_equal(results[0], results[1])
+    assert not np.array_equal(results[0], results[2])
+    generator = np.random.default_rng(1)
+    net = fastnn.MLP([2, 3, 1], seed=0)
+    net.fit(X, Y, epochs=2, batch_size=4, seed=generator)
+    np.testing.assert_array_equal(net._params, results[0])
+
+
+def test_initial_weights_follow_the_seed_and_the_rule():
+    a, b = fastnn.MLP([4, 5, 3], seed=7), fastnn.MLP([4, 5, 3], seed=7)
+    np.testing.assert_array_equal(a._params, b._params)
+    weights, biases = fastnn.MLP([400, 300, 3], init="xavier", seed=0).get_params()
+    limit = np.sqrt(6 / 700)
+    assert np.abs(weights[0]).max() <= limit and np.abs(weights[0]).max() > 0.99 * limit
+    assert all((b == 0).all() for b in biases)
+    weights, _ = fastnn.MLP([400, 300, 3], init="he", seed=0).get_params()
+    assert weights[0].std() == pytest.approx(np.sqrt(2 / 400), rel=0.02)
+    weights, _ = fastnn.MLP([400, 300, 3], init="normal", seed=0).get_params()
+    assert weights[0].std() == pytest.approx(0.1, rel=0.02)
+    weights, biases = fastnn.MLP([40, 30, 3], init="uniform", seed=0).get_params()
+    assert 0 <= weights[0].min() and weights[0].max() < 1 and 0 <= biases[0].min() and biases[0].max() < 1
+    weights, biases = fastnn.MLP([40, 30, 3], init="uniform_signed", seed=0).get_params()
+    assert weights[0].min() < -0.9 and biases[0].min() < 0 and biases[0].max() < 1
+
+
+def test_predict_kinds():
+    X = np.random.default_rng(0).normal(size=(7, 3))
+    softmax = fastnn.MLP([3, 4, 3], output="softmax", seed=0)
+    np.testing.assert_array_equal(softmax.predict(X), softmax.forward(X).argmax(axis=1))
+    several = fastnn.MLP([3, 4, 3], output="sigmoid", seed=0)
+    np.testing.assert_array_equal(several.predict(X), several.forward(X).argmax(axis=1))
+    one = fastnn.MLP([3, 4, 1], output="sigmoid", seed=0)
+    np.testing.assert_array_equal(one.predict(X), (one.forward(X)[:, 0] > 0.5).astype(int))
+    linear = fastnn.MLP([3, 4, 1], output="linear", seed=0)
+    np.testing.assert_array_equal(linear.predict(X), linear.forward(X))
+
+
+def test_float32_model_computes_in_float32():
+    X, Y = make_data(8, [3, 4, 2], "sigmoid", "squared_error", seed=8)
+    net = fastnn.MLP([3, 4, 2], output="sigmoid", dtype="float32", seed=0)
+    assert net.forward(X).dtype == np.float32
+    assert all(g.dtype == np.float32 for g in net.loss_and_grad(X, Y)[1])
+    net.fit(X, Y, optimizer=fastnn.SGD(lr=0.1, momentum=0.9), epochs=2)
+    assert net._params.dtype == np.float32 and np.isfinite(net._params).all()
