@@ -28,7 +28,8 @@ def initial_params(init, sizes, bias, random_state):
             if bias:
                 b = random_state.random_sample(fan_out)
             if init == "uniform_signed":
-                W, b = 2 * W - 1, 2 * b - 1 if bias else b
+                W = 2 * W - 1
+                b = 2 * b - 1 if bias else b
         weights.append(W)
         biases.append(b)
     return weights, (biases if bias else None)

@@ -38,10 +38,11 @@ class MLP(Network):
         grad = np.zeros_like(self._params)
         scratch = np.empty_like(self._params)
         no_order = np.empty(0, np.int64)
+        no_rows = np.empty(0, self._dtype)  # rows are read in order: no gather buffers
         total = batch_loss_grad(X, T, no_order, False, 0, X.shape[0], scale, self._params, grad,
                                 scratch, self._layer_sizes, self._w_off, self._b_off,
                                 *self._codes(), reg.LOSSES[loss], block_rows,
-                                *self._buffers(block_rows), X[:0].ravel(), T[:0].ravel())
+                                *self._buffers(block_rows), no_rows, no_rows)
         return total, grad
 
     def _train_epochs(self, X, T, orders, shuffled, batch_size, mean, loss, opt_code, state,

@@ -85,21 +85,19 @@ class Network:
                 f"dtype={self._dtype.name!r})")
 
     # ----------------------------------------------------------------- parameters
-    def _weight_views(self):
-        return [self._params[o:o + k * n].reshape(k, n)
-                for o, k, n in zip(self._w_off, self._sizes[:-1], self._sizes[1:])]
-
-    def _bias_views(self):
+    def _layer_views(self, flat):
+        """(weights, biases) as per-layer views of a flat parameter-shaped array; biases None
+        when the network has no bias."""
+        weights = [flat[o:o + k * n].reshape(k, n)
+                   for o, k, n in zip(self._w_off, self._sizes[:-1], self._sizes[1:])]
         if not self._bias:
-            return None
-        return [self._params[o:o + n] for o, n in zip(self._b_off, self._sizes[1:])]
+            return weights, None
+        return weights, [flat[o:o + n] for o, n in zip(self._b_off, self._sizes[1:])]
 
     def get_params(self):
         """(weights, biases): copies; weights[l].shape == (sizes[l], sizes[l+1]); biases None
         when the network has no bias."""
-        biases = self._bias_views()
-        return ([W.copy() for W in self._weight_views()],
-                None if biases is None else [b.copy() for b in biases])
+        return self._split(self._params)
 
     def set_params(self, weights, biases=None):
         """Replace all parameters (checked in full before any is written)."""
@@ -129,19 +127,16 @@ class Network:
         return checked
 
     def _write_params(self, weights, biases):
-        for view, W in zip(self._weight_views(), weights):
+        weight_views, bias_views = self._layer_views(self._params)
+        for view, W in zip(weight_views, weights):
             view[...] = W
-        if biases is not None:
-            for view, b in zip(self._bias_views(), biases):
-                view[...] = b
+        for view, b in zip(bias_views or [], biases or []):
+            view[...] = b
 
     def _split(self, flat):
         """Per-layer copies (weights, biases) of a flat parameter-shaped array."""
-        weights = [flat[o:o + k * n].reshape(k, n).copy()
-                   for o, k, n in zip(self._w_off, self._sizes[:-1], self._sizes[1:])]
-        if not self._bias:
-            return weights, None
-        return weights, [flat[o:o + n].copy() for o, n in zip(self._b_off, self._sizes[1:])]
+        weights, biases = self._layer_views(flat)
+        return [W.copy() for W in weights], None if biases is None else [b.copy() for b in biases]
 
     # ----------------------------------------------------------------- inference
     def forward(self, X):

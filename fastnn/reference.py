@@ -63,13 +63,14 @@ def output_delta(loss, output, a, t):
 class MLP(Network):
     """Plain-NumPy multilayer perceptron with the API of fastnn.MLP."""
 
-    def _layers(self):
-        biases = self._bias_views()
-        return self._weight_views(), biases if biases is not None else [None] * (len(self._sizes) - 1)
+    def _layers(self, flat):
+        """Per-layer views of ``flat``; the bias of each layer is None when there is none."""
+        weights, biases = self._layer_views(flat)
+        return weights, biases if biases is not None else [None] * len(weights)
 
     def _forward_all(self, X):
         """Activations of every layer (input first) and the output pre-activation."""
-        weights, biases = self._layers()
+        weights, biases = self._layers(self._params)
         activations = [X]
         for layer, (W, b) in enumerate(zip(weights, biases)):
             z = activations[-1] @ W
@@ -83,26 +84,19 @@ class MLP(Network):
         return self._forward_all(X)[0][-1]
 
     def _loss_grad(self, X, T, loss, scale):
-        weights, biases = self._layers()
+        weights, _ = self._layers(self._params)
         activations, z = self._forward_all(X)
         total = loss_sum(loss, z, activations[-1], T)
         delta = scale * output_delta(loss, self._output, activations[-1], T)
         grad = np.zeros_like(self._params)
-        grad_weights, grad_biases = (self._split_views(grad))
+        grad_weights, grad_biases = self._layers(grad)
         for layer in range(len(weights) - 1, -1, -1):
             grad_weights[layer][...] = activations[layer].T @ delta
-            if grad_biases is not None:
+            if grad_biases[layer] is not None:
                 grad_biases[layer][...] = delta.sum(axis=0)
             if layer > 0:
                 delta = (delta @ weights[layer].T) * DERIVATIVE[self._hidden](activations[layer])
         return total, grad
-
-    def _split_views(self, flat):
-        weights = [flat[o:o + k * n].reshape(k, n)
-                   for o, k, n in zip(self._w_off, self._sizes[:-1], self._sizes[1:])]
-        if not self._bias:
-            return weights, None
-        return weights, [flat[o:o + n] for o, n in zip(self._b_off, self._sizes[1:])]
 
     def _train_epochs(self, X, T, orders, shuffled, batch_size, mean, loss, opt_code, state,
                       hyper, step):

@@ -1,0 +1,81 @@
+"""The benchmark workloads of shared/workloads.md: one definition each, used by the
+command-line benchmark, the benchmark suites and the tests.
+
+A workload builds its data and its starting network (for any implementation class with the
+fastnn API, so fastnn.MLP and fastnn.reference.MLP start from the same weights) and says how
+to train it. ``sample_steps`` counts one sample through forward, backward and update.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import datasets
+from .optimizers import SGD
+
+
+@dataclass(frozen=True)
+class Workload:
+    id: str
+    title: str
+    make_data: callable
+    make_network: callable       # (cls) -> a network of that class, initialised
+    loss: str
+    optimizer: dict              # SGD arguments
+    epochs: int
+    batch_size: int | None
+    reduction: str
+    shuffle: bool = False
+    fit_seed: int | None = 0
+    quick_divisor: int = 10      # --quick runs epochs // quick_divisor
+
+    def epochs_for(self, quick):
+        return max(1, self.epochs // self.quick_divisor) if quick else self.epochs
+
+    def train(self, cls, data, epochs):
+        """Build the starting network of class ``cls`` and train it; returns (network, History)."""
+        X, Y = data
+        net = self.make_network(cls)
+        history = net.fit(X, Y, loss=self.loss, optimizer=SGD(**self.optimizer), epochs=epochs,
+                          batch_size=self.batch_size, shuffle=self.shuffle,
+                          reduction=self.reduction, seed=self.fit_seed)
+        return net, history
+
+    def sample_steps(self, data, epochs):
+        return len(data[0]) * epochs
+
+
+def _tutorial_sigmoid_net(cls, sizes, init, seed):
+    return cls(sizes, hidden="sigmoid", output="sigmoid", bias=False, init=init, seed=seed)
+
+
+def _bits_network(cls):
+    V, W = datasets.complement_bits_init()
+    net = cls([10, 10, 10], hidden="tanh", output="sigmoid", bias=True)
+    net.set_params([V, W], [np.zeros(10), np.zeros(10)])
+    return net
+
+
+def _moons_network(cls):
+    random_state = np.random.RandomState(42)
+    random_state.random_sample(30)  # the notebook's earlier cells drew 30 numbers
+    return _tutorial_sigmoid_net(cls, [2, 10, 1], "uniform", random_state)
+
+
+WORKLOADS = {w.id: w for w in [
+    Workload("W1", "xor, 3-4-1 sigmoid, full batch 4",
+             datasets.xor, lambda cls: _tutorial_sigmoid_net(cls, [3, 4, 1], "uniform_signed", 1),
+             "squared_error", {"lr": 1.0}, 50_000, None, "sum"),
+    Workload("W2", "points, 2-4-1 sigmoid, full batch 15",
+             datasets.points, lambda cls: _tutorial_sigmoid_net(cls, [2, 4, 1], "uniform_signed", 1),
+             "squared_error", {"lr": 1.0}, 100_000, None, "sum"),
+    Workload("W3", "bits, 10-10-10 tanh/sigmoid BCE, per sample, momentum",
+             datasets.complement_bits, _bits_network,
+             "binary_cross_entropy", {"lr": 0.01, "momentum": 0.9}, 100, 1, "sum"),
+    Workload("W4", "moons, 2-10-1 sigmoid, full batch 1000",
+             datasets.moons_tutorial, _moons_network,
+             "squared_error", {"lr": 0.1}, 10_000, None, "sum"),
+    Workload("W5", "captcha, 25-5-10 sigmoid, per sample",
+             datasets.captcha_digits,
+             lambda cls: cls([25, 5, 10], hidden="sigmoid", output="sigmoid", init="uniform", seed=0),
+             "squared_error", {"lr": 1.0}, 10_000, 1, "sum"),
+]}
