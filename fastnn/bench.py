@@ -18,7 +18,7 @@ from .workloads import WORKLOADS
 
 def measure(workload, quick=False, repeat=3):
     """A result row for one workload."""
-    data = workload.make_data()
+    data = workload.data(quick)
     epochs = workload.epochs_for(quick)
     started = time.perf_counter()
     workload.train(MLP, data, 1)
@@ -61,6 +61,10 @@ def run(workload_ids=None, quick=False, repeat=3, json_path=None, out=print):
         f"Python {platform.python_version()}, median of {repeat} interleaved runs")
     rows = []
     for workload_id in ids:
+        missing = WORKLOADS[workload_id].missing_requirements()
+        if missing:
+            out(f"{workload_id} skipped: needs {', '.join(missing)} (pip install fastnn[bench])")
+            continue
         rows.append(measure(WORKLOADS[workload_id], quick, repeat))
         out(format_table(rows[-1:]).splitlines()[-1])
     out("")

@@ -27,9 +27,23 @@ class Workload:
     shuffle: bool = False
     fit_seed: int | None = 0
     quick_divisor: int = 10      # --quick runs epochs // quick_divisor
+    quick_samples: int | None = None  # --quick keeps only this many samples (one-epoch workloads)
+    requires: tuple = ()         # optional extras the data needs (e.g. "sklearn")
 
     def epochs_for(self, quick):
         return max(1, self.epochs // self.quick_divisor) if quick else self.epochs
+
+    def data(self, quick=False):
+        """(X, Y), reduced to ``quick_samples`` rows in quick mode."""
+        X, Y = self.make_data()
+        if quick and self.quick_samples is not None:
+            X, Y = X[:self.quick_samples], Y[:self.quick_samples]
+        return X, Y
+
+    def missing_requirements(self):
+        """Names of the optional extras this workload needs that are not installed."""
+        import importlib.util
+        return [name for name in self.requires if importlib.util.find_spec(name) is None]
 
     def train(self, cls, data, epochs):
         """Build the starting network of class ``cls`` and train it; returns (network, History)."""
@@ -61,6 +75,28 @@ def _moons_network(cls):
     return _tutorial_sigmoid_net(cls, [2, 10, 1], "uniform", random_state)
 
 
+def _digits(dtype):
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    return (digits.data / 16).astype(dtype), digits.target
+
+
+def _digits_train():
+    """load_digits / 16 in float32, the 1344-sample stratified training split."""
+    from sklearn.model_selection import train_test_split
+    X, y = _digits(np.float32)
+    X_train, _, y_train, _ = train_test_split(X, y, train_size=1344, random_state=0, stratify=y)
+    return X_train, y_train
+
+
+def _wide_teacher_data(n_samples=60_000, n_features=784, n_classes=10, seed=0):
+    """N(0, 1) float32 inputs labelled by the argmax of a random linear teacher."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features), dtype=np.float32)
+    teacher = rng.standard_normal((n_features, n_classes), dtype=np.float32)
+    return X, (X @ teacher).argmax(axis=1)
+
+
 WORKLOADS = {w.id: w for w in [
     Workload("W1", "xor, 3-4-1 sigmoid, full batch 4",
              datasets.xor, lambda cls: _tutorial_sigmoid_net(cls, [3, 4, 1], "uniform_signed", 1),
@@ -78,4 +114,21 @@ WORKLOADS = {w.id: w for w in [
              datasets.captcha_digits,
              lambda cls: cls([25, 5, 10], hidden="sigmoid", output="sigmoid", init="uniform", seed=0),
              "squared_error", {"lr": 1.0}, 10_000, 1, "sum"),
+    Workload("W6", "digits, 64-128-64-10 relu/softmax f32, mini-batch 32, momentum",
+             _digits_train,
+             lambda cls: cls([64, 128, 64, 10], hidden="relu", output="softmax", seed=0,
+                             dtype="float32"),
+             "cross_entropy", {"lr": 0.05, "momentum": 0.9}, 50, 32, "mean", shuffle=True,
+             requires=("sklearn",)),
+    Workload("W7", "wide, 784-256-128-10 relu/softmax f32, mini-batch 128, momentum",
+             _wide_teacher_data,
+             lambda cls: cls([784, 256, 128, 10], hidden="relu", output="softmax", seed=0,
+                             dtype="float32"),
+             "cross_entropy", {"lr": 0.01, "momentum": 0.9}, 1, 128, "mean", shuffle=True,
+             quick_samples=6_000),
+    Workload("W8", "digits, 64-32-10 tanh/softmax, per sample, momentum",
+             lambda: _digits(np.float64),
+             lambda cls: cls([64, 32, 10], hidden="tanh", output="softmax", seed=0),
+             "cross_entropy", {"lr": 0.01, "momentum": 0.9}, 10, 1, "mean",
+             requires=("sklearn",)),
 ]}
