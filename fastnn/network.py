@@ -244,8 +244,11 @@ class Network:
         batch_size = n if batch_size is None else min(batch_size, n)
         shuffled = shuffle and batch_size < n
         rng = np.random.default_rng(seed)
-        state, step = optimizer._bind(self)
         hyper = optimizer._hyper(self._dtype)
+        if not np.isfinite(hyper).all():
+            raise ValueError(f"optimizer: {optimizer!r} has a hyperparameter (lr, momentum, "
+                             f"...) that overflows {self._dtype.name}")
+        state, step = optimizer._bind(self)
         saved = (self._params.copy(), state.copy(), step.copy())
 
         history = History()
@@ -261,12 +264,14 @@ class Network:
             losses = self._train_epochs(X, T, orders, shuffled, batch_size, reduction == "mean",
                                         loss, optimizer.code, state, hyper, step)
             seconds = time.perf_counter() - chunk_started
-            if not np.isfinite(losses[-1]):
+            if not (np.isfinite(losses[-1]) and np.isfinite(self._params).all()):
                 self._params[...], state[...], step[...] = saved
+                what = (f"the loss became {losses[-1]}" if not np.isfinite(losses[-1])
+                        else "the parameters overflowed")
                 raise FloatingPointError(
-                    f"training diverged in epoch {done + len(losses) - 1}: the loss became "
-                    f"{losses[-1]}; parameters and optimizer state are restored to what they "
-                    "were before fit (try a smaller lr)")
+                    f"training diverged in epoch {done + len(losses) - 1}: {what}; parameters "
+                    "and optimizer state are restored to what they were before fit (try a "
+                    "smaller lr)")
             for i, value in enumerate(losses):
                 history.loss.append(float(value))
                 if verbose:

@@ -37,16 +37,15 @@ def load(path):
 
     path = os.fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz container")
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):  # a plain .npy array
+            raise ValueError("not an .npz container")
+        with archive:
             fields = {name: archive[name] for name in archive.files}
     except FileNotFoundError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path} is not a readable fastnn model file: {error}") from None
-    except AttributeError:  # np.load returned a plain array (an .npy file)
-        raise ValueError(f"{path} is not a fastnn model file: not an .npz container") from None
 
     def field(name, kind, ndim=0):
         value = fields.get(name)
@@ -65,13 +64,15 @@ def load(path):
     if (dtype not in ("float32", "float64") or hidden not in reg.HIDDEN_ACTIVATIONS
             or output not in reg.OUTPUT_ACTIVATIONS or sizes.size < 2 or (sizes < 1).any()):
         raise ValueError(f"{path} is not a valid fastnn model file: bad architecture fields")
-    model = MLP(sizes.tolist(), hidden=hidden, output=output, bias=bool(field("bias", "b")),
-                init="xavier", seed=0, dtype=dtype)
+    bias = bool(field("bias", "b"))
     params = field("params", "f", 1)
-    if params.dtype != model.dtype or params.size != model.n_params:
+    widths = [int(w) for w in sizes]
+    n_params = sum(k * n + (n if bias else 0) for k, n in zip(widths[:-1], widths[1:]))
+    if params.dtype != np.dtype(dtype) or params.size != n_params:
         raise ValueError(f"{path} is corrupted: {params.size} {params.dtype} parameters, the "
-                         f"architecture needs {model.n_params} {model.dtype}")
+                         f"architecture needs {n_params} {dtype}")
     if not np.isfinite(params).all():
         raise ValueError(f"{path} is corrupted: parameters contain NaN or infinity")
+    model = MLP(widths, hidden=hidden, output=output, bias=bias, init="xavier", seed=0, dtype=dtype)
     model._params[...] = params
     return model
