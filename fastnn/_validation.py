@@ -60,15 +60,20 @@ def check_sizes(sizes):
     return tuple(check_int(f"sizes[{i}]", v, 1) for i, v in enumerate(values))
 
 
-def as_real_array(name, value, dtype):
-    """``value`` as a C-contiguous array of ``dtype``, rejecting non-numbers and NaN/inf."""
+def real_array(name, value):
+    """``value`` as an array of real numbers (bool, integer or float), not yet converted."""
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as error:
         raise ValueError(f"{name} is not a rectangular array of numbers: {error}") from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    array = np.ascontiguousarray(array, dtype=dtype)
+    return array
+
+
+def as_real_array(name, value, dtype):
+    """``value`` as a C-contiguous array of ``dtype``, rejecting non-numbers and NaN/inf."""
+    array = np.ascontiguousarray(real_array(name, value), dtype=dtype)
     if not np.isfinite(array).all():
         raise ValueError(f"{name} contains NaN or infinity (in {np.dtype(dtype).name})")
     return array

@@ -10,7 +10,8 @@ import numpy as np
 
 from . import _registry as reg
 from ._validation import (as_real_array, check_bool, check_choice, check_dtype, check_int,
-                          check_inputs, check_random_state, check_seed, check_sizes)
+                          check_inputs, check_random_state, check_seed, check_sizes,
+                          real_array)
 from .initializers import initial_params
 from .optimizers import Optimizer, SGD
 
@@ -178,12 +179,7 @@ class Network:
     def _targets(self, Y, loss, n_samples):
         """Targets as a C-contiguous (n_samples, sizes[-1]) array of the model's dtype."""
         width = self._sizes[-1]
-        try:
-            raw = np.asarray(Y)
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"Y is not a rectangular array of numbers: {error}") from None
-        if raw.dtype.kind not in "biuf":
-            raise TypeError(f"Y must hold real numbers, got dtype {raw.dtype}")
+        raw = real_array("Y", Y)
         if raw.ndim == 0 or raw.ndim > 2:
             raise ValueError(f"Y must be 1-D or 2-D, got shape {raw.shape}")
         if raw.shape[0] != n_samples:
