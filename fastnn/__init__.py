@@ -2,8 +2,8 @@
 from . import datasets, reference
 from .model import MLP
 from .network import History
-from .optimizers import SGD
+from .optimizers import SGD, Adam
 from .persistence import load
 
 __version__ = "0.1.0"
-__all__ = ["MLP", "SGD", "History", "load", "datasets", "reference", "__version__"]
+__all__ = ["MLP", "SGD", "Adam", "History", "load", "datasets", "reference", "__version__"]

@@ -45,8 +45,11 @@ LOSS_REQUIRES_OUTPUT = {
 
 REDUCTIONS = ("mean", "sum")
 
-# Initialisers (see fastnn._python.init for the draws and their order).
+# Initialisers (see fastnn.initializers for the draws and their order).
 INITS = ("xavier", "he", "uniform", "uniform_signed", "normal")
 
-# Optimizers: code passed to the update kernel.
+# Optimizers: code passed to the update kernel (fastnn.kernels.updates.apply_update).
+#   SGD   state rows: momentum buffer;   hyper: (lr, momentum, weight_decay, nesterov)
+#   Adam  state rows: exp_avg, exp_avg_sq;   hyper: (lr, beta1, beta2, eps, weight_decay)
 OPT_SGD = 0
+OPT_ADAM = 1

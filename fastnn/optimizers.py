@@ -1,9 +1,10 @@
 """Optimizers: hyperparameters and the state they carry from one fit call to the next."""
 import weakref
+from collections.abc import Sequence
 
 import numpy as np
 
-from ._registry import OPT_SGD
+from ._registry import OPT_ADAM, OPT_SGD
 from ._validation import check_bool, check_real
 
 
@@ -25,7 +26,9 @@ class Optimizer:
             raise ValueError(f"optimizer: this {type(self).__name__} already holds the state of "
                              "another model; use one optimizer per model")
         shape = (self.n_state, model.n_params)
-        if self._state is None or self._state.shape != shape or self._state.dtype != model.dtype:
+        orphaned = self._model is not None and owner is None  # its model was garbage-collected
+        if (orphaned or self._state is None or self._state.shape != shape
+                or self._state.dtype != model.dtype):
             self._state = np.zeros(shape, model.dtype)
             self._step = np.zeros(1, np.int64)
         self._model = weakref.ref(model)
@@ -79,4 +82,56 @@ class SGD(Optimizer):
 
     def __repr__(self):
         return (f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
+                f"weight_decay={self.weight_decay})")
+
+
+class Adam(Optimizer):
+    """Adam exactly as ``torch.optim.Adam`` (amsgrad=False, maximize=False; weight_decay is
+    L2 added to the gradient, not AdamW's decoupled decay). At step t = 1, 2, ...:
+
+    g += weight_decay p;  m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
+    p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
+    m, v (zero at first) and t live in this object and carry over between fit calls.
+    """
+
+    code = OPT_ADAM
+    n_state = 2
+
+    def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__()
+        self.lr = lr
+        self.betas = betas
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self._check()
+        self.betas = tuple(self.betas)
+
+    def _check(self):
+        check_real("lr", self.lr, 0.0, strict=True)
+        if isinstance(self.betas, (str, bytes)) or not isinstance(self.betas, (Sequence, np.ndarray)):
+            raise TypeError(f"betas must be a pair (beta1, beta2) of real numbers, got {self.betas!r}")
+        if len(self.betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {len(self.betas)} values")
+        for i, beta in enumerate(self.betas):
+            if check_real(f"betas[{i}]", beta, 0.0) >= 1:
+                raise ValueError(f"betas[{i}] must be < 1, got {float(beta)}")
+        check_real("eps", self.eps, 0.0, strict=True)
+        check_real("weight_decay", self.weight_decay, 0.0)
+
+    def _hyper(self, dtype):
+        beta1, beta2 = self.betas
+        return np.array([self.lr, beta1, beta2, self.eps, self.weight_decay], dtype)
+
+    @property
+    def exp_avg(self):
+        """Copy of the flat first-moment estimate m, or None before the first step."""
+        return None if self._state is None else self._state[0].copy()
+
+    @property
+    def exp_avg_sq(self):
+        """Copy of the flat second-moment estimate v, or None before the first step."""
+        return None if self._state is None else self._state[1].copy()
+
+    def __repr__(self):
+        return (f"Adam(lr={self.lr}, betas={tuple(self.betas)}, eps={self.eps}, "
                 f"weight_decay={self.weight_decay})")

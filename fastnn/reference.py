@@ -5,7 +5,7 @@ computes everything else itself.
 """
 import numpy as np
 
-from ._registry import LEAKY_RELU_SLOPE
+from ._registry import LEAKY_RELU_SLOPE, OPT_ADAM
 from .network import Network
 from .optimizers import SGD
 
@@ -112,7 +112,10 @@ class MLP(Network):
                 batch_loss, grad = self._loss_grad(Xb, Tb, loss, scale)
                 total += batch_loss
                 step[0] += 1
-                sgd_step(self._params, grad, state[0], *hyper)
+                if opt_code == OPT_ADAM:
+                    adam_step(self._params, grad, state[0], state[1], step[0], *hyper)
+                else:
+                    sgd_step(self._params, grad, state[0], *hyper)
             losses.append(total / n)
             if not np.isfinite(total):
                 break
@@ -126,6 +129,18 @@ def sgd_step(p, g, b, lr, momentum, weight_decay, nesterov):
         b[...] = momentum * b + g
         g = g + momentum * b if nesterov else b
     p -= lr * g
+
+
+def adam_step(p, g, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    """torch.optim.Adam (amsgrad=False) step number t (1 first) on flat arrays: see
+    fastnn.optimizers.Adam. Scalars are taken in the parameters' dtype."""
+    one, t = p.dtype.type(1), p.dtype.type(t)
+    g = g + weight_decay * p
+    m[...] = beta1 * m + (one - beta1) * g
+    v[...] = beta2 * v + (one - beta2) * g * g
+    m_hat = m / (one - beta1 ** t)
+    v_hat = v / (one - beta2 ** t)
+    p -= lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
 __all__ = ["MLP", "SGD"]

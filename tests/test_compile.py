@@ -53,3 +53,26 @@ def test_warm_cache_is_written_and_reused(tmp_path):
     assert cached, "numba wrote no cache files"
     warm = run_in_fresh_process(code, tmp_path)
     assert cold == warm
+
+
+def test_cached_kernels_are_dropped_when_any_kernel_source_changes(tmp_path):
+    """numba alone would reuse a cached kernel after a kernel it calls changed in another file
+    (numba issue #1833); fastnn stamps each cache index with a digest of all kernel sources."""
+    code = ("import numpy as np, fastnn\n"
+            "fastnn.MLP([2, 3, 1], seed=0).fit(np.eye(2), [[0.0], [1.0]], epochs=1)\n")
+    run_in_fresh_process(code, tmp_path)
+    stamps = [p for p in tmp_path.rglob("*.sources")]
+    assert stamps and len({p.read_text() for p in stamps}) == 1
+    debug = dict(NUMBA_DEBUG_CACHE="1")
+    assert "index saved" not in run_logged(code, tmp_path, debug)  # warm: everything loaded
+    for stamp in stamps:
+        stamp.write_text("sources of an older fastnn")
+    assert "index saved" in run_logged(code, tmp_path, debug)      # stale: recompiled
+    assert {p.read_text() for p in stamps} != {"sources of an older fastnn"}
+
+
+def run_logged(code, cache_dir, extra_env):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), **extra_env)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr

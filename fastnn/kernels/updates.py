@@ -1,6 +1,8 @@
 """Optimizer updates over the flat parameter buffer."""
+import numpy as np
+
 from .._jit import kernel
-from .._registry import OPT_SGD
+from .._registry import OPT_ADAM, OPT_SGD
 
 
 @kernel
@@ -28,11 +30,39 @@ def sgd_update(params, grad, velocity, lr, momentum, weight_decay, nesterov):
 
 
 @kernel
+def adam_update(params, grad, m, v, lr, beta1, beta2, eps, weight_decay, step):
+    """torch.optim.Adam (amsgrad=False, maximize=False) at step t = ``step`` (1 first), for
+    every parameter p with gradient g (m and v start at 0):
+
+    g += weight_decay p;  m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
+    p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    with the step size and denominator formed as in torch's ``_single_tensor_adam``.
+    """
+    one = params.dtype.type(1.0)
+    t = params.dtype.type(step)
+    step_size = lr / (one - beta1 ** t)
+    bias_correction2_sqrt = np.sqrt(one - beta2 ** t)
+    w1 = one - beta1
+    w2 = one - beta2
+    for i in range(params.size):
+        g = grad[i] + weight_decay * params[i]
+        m[i] = beta1 * m[i] + w1 * g
+        v[i] = beta2 * v[i] + w2 * g * g
+        params[i] -= step_size * m[i] / (np.sqrt(v[i]) / bias_correction2_sqrt + eps)
+
+
+@kernel
 def apply_update(opt_code, params, grad, state, hyper, step):
     """One optimizer step; ``state`` rows and ``hyper`` entries are the optimizer's own.
 
     SGD: state[0] = momentum buffer; hyper = (lr, momentum, weight_decay, nesterov).
+    Adam: state[0] = exp_avg, state[1] = exp_avg_sq; hyper = (lr, beta1, beta2, eps,
+    weight_decay); the bias corrections use the step count after this step's increment.
     """
     step[0] += 1
     if opt_code == OPT_SGD:
         sgd_update(params, grad, state[0], hyper[0], hyper[1], hyper[2], hyper[3] != 0)
+    elif opt_code == OPT_ADAM:
+        adam_update(params, grad, state[0], state[1], hyper[0], hyper[1], hyper[2], hyper[3],
+                    hyper[4], step[0])
