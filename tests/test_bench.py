@@ -1,11 +1,13 @@
 """The workloads and the bench command, run once at reduced size (no timing is asserted)."""
+import dataclasses
+import importlib.util
 import json
 
 import numpy as np
 import pytest
 
 import fastnn
-from fastnn import bench
+from fastnn import bench, sweep
 from fastnn.__main__ import main
 from fastnn.workloads import WORKLOADS
 
@@ -43,3 +45,90 @@ def test_bench_rejects_unknown_workloads():
         main(["bench", "--workloads", "W99"])
     with pytest.raises(ValueError, match="W99"):
         bench.run(["W99"])
+
+
+# ---------------------------------------------------------------------------- --peers
+@pytest.mark.parametrize("workload_id", ["W3", "W6"])
+def test_torch_peer_does_the_same_work(workload_id):
+    """Same initial weights, same shuffles, same SGD: the same final loss as fastnn."""
+    pytest.importorskip("torch", reason="the torch peer needs PyTorch (optional extra)")
+    from fastnn.peers import build_torch
+    workload = WORKLOADS[workload_id]
+    if workload.missing_requirements():
+        pytest.skip(f"{workload_id} needs {workload.missing_requirements()} (optional extras)")
+    X, Y = workload.data(quick=True)
+    data = X[:100], Y[:100]
+    _, history = workload.train(fastnn.MLP, data, 3)
+    for threads in (1, 2):
+        run, note = build_torch(workload, data, threads)
+        loss = run(3)
+        assert loss == pytest.approx(history.loss[-1], rel=1e-9 if X.dtype == np.float64 else 1e-4)
+    assert note == ("per-sample loop" if workload.batch_size == 1 else "batched loop, batch 32")
+
+
+def test_sklearn_peer_notes_where_it_cannot_match():
+    pytest.importorskip("sklearn", reason="the scikit-learn peer needs scikit-learn (optional extra)")
+    from fastnn.peers import Unsupported, build_sklearn
+    workload = WORKLOADS["W1"]
+    run, note = build_sklearn(workload, workload.data(quick=True))
+    assert np.isfinite(run(5))
+    for words in ("own initial weights", "adds biases", "log-loss", "averages gradients: lr x 4"):
+        assert words in note
+    linear_output = dataclasses.replace(
+        workload, make_network=lambda cls: cls([3, 4, 1], output="linear", seed=0))
+    with pytest.raises(Unsupported, match="linear output"):
+        build_sklearn(linear_output, workload.data(quick=True))
+
+
+def test_bench_peers_command(tmp_path, capsys):
+    pytest.importorskip("torch", reason="--peers measures PyTorch (optional extra)")
+    path = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--workloads", "W4", "--repeat", "1", "--peers",
+                 "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "| W4 | torch 1 thread |" in out and "peer / reference" in out
+    (row,) = json.loads(path.read_text())
+    torch_peers = [p for p in row["peers"] if p["name"].startswith("torch")]
+    assert torch_peers and all(p["per_s"] > 0 for p in torch_peers)
+    for p in torch_peers:
+        assert p["loss"] == pytest.approx(row["fastnn_loss"], rel=1e-6)
+
+
+def test_bench_peers_skip_missing_packages(monkeypatch, capsys):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name in ("torch", "sklearn") else real_find_spec(name, *args))
+    rows = bench.run(["W1"], quick=True, repeat=1, peers=True)
+    out = capsys.readouterr().out
+    assert "peer skipped: torch: not installed" in out
+    assert "peer skipped: sklearn MLPClassifier: not installed" in out
+    assert "peers" not in rows[0] and "| W1 xor" in out and "| peer |" not in out
+
+
+# ---------------------------------------------------------------------------- sweep
+def test_sweep_at_a_tiny_size(tmp_path, capsys):
+    points = [p for p in sweep.grid() if p.x in (1, 8, 16)]
+    assert {p.sweep for p in points} == {"width", "depth", "batch size", "samples"}
+    plot = tmp_path / "sweep.png"
+    rows = sweep.run(points=points, seconds=0.001, repeat=1, plot_path=plot)
+    out = capsys.readouterr().out
+    assert len(rows) == len(points) and all(r["fastnn"] > 0 and r["reference"] > 0 for r in rows)
+    assert "| width | per-sample float64 | 8 |" in out
+    assert "width, per-sample float64:" in out  # the findings
+    if importlib.util.find_spec("matplotlib") is None:
+        assert "plot skipped: matplotlib is not installed" in out
+    else:
+        assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_sweep_findings_name_the_crossover():
+    rows = [{"sweep": "width", "series": "s", "x": x, "ratio": r}
+            for x, r in ((8, 3.0), (32, 1.5), (128, 0.8))]
+    assert sweep.findings(rows) == ["width, s: reference faster at 128 (8: 3.0x, 32: 1.5x, 128: 0.8x)"]
+
+
+def test_sweep_command_parses_its_options(monkeypatch):
+    calls = []
+    monkeypatch.setattr(sweep, "run", lambda **kwargs: calls.append(kwargs))
+    assert main(["sweep", "--quick", "--plot", "out.png"]) == 0
+    assert calls == [{"quick": True, "plot_path": "out.png"}]

@@ -1,0 +1,54 @@
+"""asv: training throughput per workload and implementation, at the reduced (--quick) size.
+
+``time_train`` is one training run (compilation excluded: setup makes the first call).
+``track_*`` record ``python -m fastnn bench --quick``: fastnn and the reference interleaved
+in one process, so their ratio is measured under the same conditions.
+"""
+from fastnn import bench
+from fastnn.workloads import WORKLOADS
+
+from ._common import workload
+
+IDS = list(WORKLOADS)
+IMPLEMENTATIONS = list(bench.IMPLEMENTATIONS)
+
+
+class Train:
+    params = (IDS, IMPLEMENTATIONS)
+    param_names = ["workload", "implementation"]
+    timeout = 300
+
+    def setup(self, workload_id, implementation):
+        self.workload = workload(workload_id)
+        self.cls = bench.IMPLEMENTATIONS[implementation]
+        self.data = self.workload.data(quick=True)
+        self.epochs = self.workload.epochs_for(quick=True)
+        self.workload.train(self.cls, self.data, 1)
+
+    def time_train(self, workload_id, implementation):
+        self.workload.train(self.cls, self.data, self.epochs)
+
+
+class Bench:
+    """The rows of ``python -m fastnn bench --quick``, measured once for all the track_*."""
+    timeout = 900
+
+    def setup_cache(self):
+        rows = bench.run(quick=True, repeat=3, out=lambda *_: None)
+        return {row["workload"]: row for row in rows}
+
+    def track_ratio(self, rows, workload_id):
+        if workload_id not in rows:
+            workload(workload_id)  # skipped for a missing extra
+        return rows[workload_id]["ratio"]
+    track_ratio.params = IDS
+    track_ratio.param_names = ["workload"]
+    track_ratio.unit = "fastnn / reference"
+
+    def track_sample_steps_per_second(self, rows, workload_id, implementation):
+        if workload_id not in rows:
+            workload(workload_id)
+        return rows[workload_id][f"{implementation}_per_s"]
+    track_sample_steps_per_second.params = (IDS, IMPLEMENTATIONS)
+    track_sample_steps_per_second.param_names = ["workload", "implementation"]
+    track_sample_steps_per_second.unit = "sample-steps / s"

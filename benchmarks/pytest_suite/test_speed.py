@@ -1,0 +1,69 @@
+"""pytest-benchmark: every workload on fastnn and on the reference, and fastnn's first call.
+
+An ordinary ``python -m pytest`` has ``--benchmark-disable`` (pyproject.toml): each test runs
+its target once, at the reduced (--quick) size, as a smoke test, and nothing is timed. Timed:
+
+    python -m pytest benchmarks --benchmark-enable --benchmark-only
+
+which trains at full size, one warm-up round (compilation) and three timed rounds per
+implementation; the table has one group per workload, fastnn and the reference side by
+side. The compile group times fastnn's first call in a new process (fastnn.bench.FreshProcess)
+with an empty Numba cache (compilation) and with the warm cache (loading).
+"""
+import functools
+
+import pytest
+
+from fastnn import bench
+from fastnn.workloads import WORKLOADS
+
+
+def _workload(workload_id):
+    workload = WORKLOADS[workload_id]
+    if workload.missing_requirements():
+        pytest.skip(f"{workload_id} needs {', '.join(workload.missing_requirements())} "
+                    "(pip install fastnn[bench])")
+    return workload
+
+
+@pytest.mark.parametrize("implementation", list(bench.IMPLEMENTATIONS))
+@pytest.mark.parametrize("workload_id", list(WORKLOADS))
+def test_train(benchmark, workload_id, implementation):
+    workload = _workload(workload_id)
+    quick = benchmark.disabled
+    data = workload.data(quick)
+    epochs = workload.epochs_for(quick)
+    benchmark.group = workload_id
+    benchmark.extra_info["sample_steps"] = workload.sample_steps(data, epochs)
+    _, history = benchmark.pedantic(workload.train, (bench.IMPLEMENTATIONS[implementation], data, epochs),
+                                    rounds=3, warmup_rounds=1)
+    benchmark.extra_info["final_loss"] = history.loss[-1]
+    assert len(history.loss) == epochs
+
+
+@pytest.fixture
+def start_fresh_process(tmp_path):
+    """Setup for benchmark.pedantic: a new FreshProcess each round, with an empty Numba cache
+    folder when ``cold``; all of them are waited for at the end."""
+    started = []
+
+    def start(workload_id, cold):
+        cache_dir = tmp_path / f"cache{len(started)}" if cold else None
+        started.append(bench.FreshProcess(workload_id, cache_dir))
+        return (started[-1],), {}
+    yield start
+    for process in started:
+        process.close()
+
+
+@pytest.mark.parametrize("cache", ["cold", "warm"])
+@pytest.mark.parametrize("workload_id", ["W1", "W6"])  # float64 and float32 kernels
+def test_first_call(benchmark, start_fresh_process, workload_id, cache):
+    workload = _workload(workload_id)
+    benchmark.group = "compile: fastnn's first call in a new process"
+    if cache == "warm":  # make sure this process's cache folder holds the kernels
+        workload.train(bench.IMPLEMENTATIONS["fastnn"], workload.data(quick=True), 1)
+    seconds = benchmark.pedantic(bench.FreshProcess.first_call, rounds=3,
+                                 setup=functools.partial(start_fresh_process, workload_id,
+                                                         cache == "cold"))
+    assert seconds > 0

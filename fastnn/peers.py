@@ -1,0 +1,202 @@
+"""Peers for ``python -m fastnn bench --peers``: each workload in PyTorch and scikit-learn.
+
+Each peer is built from the workload's own definition (network, data, loss, optimizer) and
+trains it the way a user of that library writes it. ``Peer.build(workload, data)`` returns
+``(run, note)``: ``run(epochs)`` trains a new network for that many epochs and returns the
+last epoch's mean per-sample training loss (each batch's loss taken before its update, as
+``History.loss``); ``note`` says how the peer trains it and where it cannot match. A peer
+that cannot train a workload at all raises ``Unsupported``.
+
+PyTorch starts from the workload's initial weights and draws the same shuffles, so its final
+loss agrees with fastnn's to rounding. scikit-learn's ``MLPClassifier`` draws its own
+weights, always has biases, averages gradients over a batch and trains log-loss only.
+"""
+import importlib.util
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import reference
+
+
+class Unsupported(Exception):
+    """The peer cannot train this workload; the message says why."""
+
+
+@dataclass(frozen=True)
+class Peer:
+    name: str
+    build: callable  # (workload, data) -> (run, note)
+
+
+def available():
+    """(peers, missing): the peers whose package is installed, and a line for each that is
+    not."""
+    peers, missing = [], []
+    if importlib.util.find_spec("torch") is None:
+        missing.append("torch: not installed (pip install torch)")
+    else:
+        import torch
+        threads = sorted({1, torch.get_num_threads()})  # before anyone changes the default
+        peers += [Peer(f"torch {n} thread{'s' if n > 1 else ''}",
+                       lambda workload, data, n=n: build_torch(workload, data, n))
+                  for n in threads]
+    if importlib.util.find_spec("sklearn") is None:
+        missing.append("sklearn MLPClassifier: not installed (pip install scikit-learn)")
+    else:
+        peers.append(Peer("sklearn MLPClassifier", build_sklearn))
+    return peers, missing
+
+
+def _loop_note(workload, n_samples):
+    if workload.batch_size == 1:
+        return "per-sample loop"
+    if workload.batch_size is None or workload.batch_size >= n_samples:
+        return f"batched loop, full batch {n_samples}"
+    return f"batched loop, batch {workload.batch_size}"
+
+
+# ---------------------------------------------------------------------------- PyTorch
+def build_torch(workload, data, threads):
+    """The workload as a PyTorch user writes it: nn.Sequential from the workload's initial
+    weights, torch.optim.SGD, a per-sample loop (batch size 1) or a batched loop, in the
+    workload's dtype, on ``threads`` threads."""
+    import torch
+    from torch.nn import functional as F
+
+    start = workload.make_network(reference.MLP)
+    dtype = {np.float64: torch.float64, np.float32: torch.float32}[start.dtype.type]
+    X, Y = data
+    X = torch.from_numpy(np.ascontiguousarray(X, start.dtype))
+    Y = np.asarray(Y)
+    if workload.loss == "cross_entropy" and Y.ndim == 1:
+        T = torch.from_numpy(Y.astype(np.int64))  # class labels, as users pass them
+    else:
+        T = torch.from_numpy(np.ascontiguousarray(Y.reshape(len(Y), -1), start.dtype))
+    # Summed over the rows (and outputs) of a batch; the losses that have one take logits.
+    loss_fn, logits = {
+        "squared_error": (lambda out, t: 0.5 * ((out - t) ** 2).sum(), False),
+        "binary_cross_entropy": (lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction="sum"), True),
+        "cross_entropy": (lambda z, t: F.cross_entropy(z, t, reduction="sum"), True),
+    }[workload.loss]
+    activation = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU,
+                  "leaky_relu": lambda: torch.nn.LeakyReLU(0.01), "linear": torch.nn.Identity,
+                  "softmax": lambda: torch.nn.Softmax(dim=-1)}
+    weights, biases = start.get_params()
+
+    def make_model():
+        layers = []
+        for layer, W in enumerate(weights):
+            linear = torch.nn.Linear(*W.shape, bias=biases is not None, dtype=dtype)
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(W.T))
+                if biases is not None:
+                    linear.bias.copy_(torch.from_numpy(biases[layer]))
+            layers.append(linear)
+            if layer < len(weights) - 1:
+                layers.append(activation[start.hidden]())
+            elif not logits:
+                layers.append(activation[start.output]())
+        return torch.nn.Sequential(*layers)
+
+    n = len(X)
+    batch_size = min(workload.batch_size or n, n)
+    shuffled = workload.shuffle and batch_size < n
+
+    def train(epochs):
+        model = make_model()
+        optimizer = torch.optim.SGD(model.parameters(), **workload.optimizer)
+        rng = np.random.default_rng(workload.fit_seed)  # fastnn's shuffles, in the same order
+        for _ in range(epochs):
+            order = rng.permutation(n) if shuffled else None
+            total = 0.0
+            if batch_size == 1:
+                for i in (order if shuffled else range(n)):
+                    optimizer.zero_grad()
+                    loss = loss_fn(model(X[i]), T[i])
+                    loss.backward()
+                    optimizer.step()
+                    total += loss.item()
+            else:
+                for begin in range(0, n, batch_size):
+                    if shuffled:
+                        rows = torch.from_numpy(order[begin:begin + batch_size])
+                        xb, tb = X[rows], T[rows]
+                    else:
+                        xb, tb = X[begin:begin + batch_size], T[begin:begin + batch_size]
+                    optimizer.zero_grad()
+                    loss = loss_fn(model(xb), tb)
+                    (loss / len(xb) if workload.reduction == "mean" else loss).backward()
+                    optimizer.step()
+                    total += loss.item()
+        return total / n
+
+    def run(epochs):
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return train(epochs)
+        finally:
+            torch.set_num_threads(previous)
+
+    return run, _loop_note(workload, n)
+
+
+# ---------------------------------------------------------------------------- scikit-learn
+def build_sklearn(workload, data):
+    """The workload as ``MLPClassifier(solver="sgd")``: same layer widths, hidden activation,
+    batch size, epochs, learning rate and momentum, no L2 penalty, no early stopping.
+
+    Where it cannot match it says so in the note: its own initial weights, biases always,
+    log-loss always (on softmax, or sigmoid outputs for binary and multi-label targets), and
+    a gradient averaged over the batch (for a summed-loss workload the learning rate is
+    multiplied by the batch size, which gives the same step).
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    start = workload.make_network(reference.MLP)
+    hidden = {"sigmoid": "logistic", "tanh": "tanh", "relu": "relu", "linear": "identity"}
+    if start.hidden not in hidden:
+        raise Unsupported(f"MLPClassifier has no {start.hidden} activation")
+    if start.output not in ("sigmoid", "softmax"):
+        raise Unsupported(f"MLPClassifier has no {start.output} output")
+    if set(workload.optimizer) - {"lr", "momentum", "nesterov"}:
+        raise Unsupported(f"MLPClassifier's SGD has no {sorted(workload.optimizer)}")
+    X, Y = data
+    Y = np.asarray(Y)
+    if not np.array_equal(Y, np.round(Y)) or Y.min() < 0:
+        raise Unsupported("the targets are not class labels")
+    if start.output == "softmax":
+        y = Y if Y.ndim == 1 else Y.argmax(axis=1)       # multi-class: softmax output
+    else:
+        y = Y.astype(np.int64)                           # binary or multi-label: sigmoid outputs
+        y = y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
+
+    n = len(X)
+    batch_size = min(workload.batch_size or n, n)
+    summed = workload.reduction == "sum" and batch_size > 1
+    notes = ["own initial weights"]
+    if not start.bias:
+        notes.append("adds biases")
+    if workload.loss != {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}[start.output]:
+        notes.append(f"log-loss, not {workload.loss}")
+    if summed:
+        notes.append(f"averages gradients: lr x {batch_size}")
+    classifier = MLPClassifier(
+        hidden_layer_sizes=tuple(start.sizes[1:-1]), activation=hidden[start.hidden],
+        solver="sgd", alpha=0.0, batch_size=batch_size, learning_rate="constant",
+        learning_rate_init=workload.optimizer["lr"] * (batch_size if summed else 1),
+        momentum=workload.optimizer.get("momentum", 0.0),
+        nesterovs_momentum=workload.optimizer.get("nesterov", False), shuffle=workload.shuffle,
+        random_state=0, tol=0.0, early_stopping=False)
+
+    def run(epochs):
+        classifier.set_params(max_iter=epochs, n_iter_no_change=epochs + 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            classifier.fit(X, y)
+        return classifier.loss_curve_[-1]
+
+    return run, f"{_loop_note(workload, n)}; {', '.join(notes)}"
