@@ -65,7 +65,7 @@ def measure(workload, quick=False, repeat=3, peers=()):
                          "fastnn_vs_peer": rate["fastnn"] / rate[name], "loss": losses[name],
                          "first_call_s": first_call[name], "note": note}
                         for name, note in notes.items()]
-        row["peers"] += [{"name": name, "unsupported": reason} for name, reason in unsupported.items()]
+        row["peers"] += [{"name": name, "unsupported": why} for name, why in unsupported.items()]
     return row
 
 
@@ -90,7 +90,8 @@ def format_peers_table(rows):
     for r in rows:
         for p in r.get("peers", []):
             if "unsupported" in p:
-                lines.append(f"| {r['workload']} | {p['name']} | | | | | | cannot: {p['unsupported']} |")
+                lines.append(f"| {r['workload']} | {p['name']} | | | | | | "
+                             f"cannot: {p['unsupported']} |")
             else:
                 lines.append(f"| {r['workload']} | {p['name']} | {p['per_s']:,.0f} | "
                              f"{p['vs_reference']:.2f}x | {p['fastnn_vs_peer']:.1f}x | "
@@ -137,7 +138,8 @@ def describe_machine():
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as file:
-            model = next(line.split(":", 1)[1].strip() for line in file if line.startswith("model name"))
+            model = next(line.split(":", 1)[1].strip() for line in file
+                         if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     return (f"{model}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, Python "

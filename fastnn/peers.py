@@ -76,8 +76,9 @@ def build_torch(workload, data, threads):
         T = torch.from_numpy(np.ascontiguousarray(Y.reshape(len(Y), -1), start.dtype))
     # Summed over the rows (and outputs) of a batch; the losses that have one take logits.
     loss_fn, logits = {
-        "squared_error": (lambda out, t: 0.5 * ((out - t) ** 2).sum(), False),
-        "binary_cross_entropy": (lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction="sum"), True),
+        "squared_error": (lambda a, t: 0.5 * ((a - t) ** 2).sum(), False),
+        "binary_cross_entropy":
+            (lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction="sum"), True),
         "cross_entropy": (lambda z, t: F.cross_entropy(z, t, reduction="sum"), True),
     }[workload.loss]
     activation = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU,
@@ -180,7 +181,8 @@ def build_sklearn(workload, data):
     notes = ["own initial weights"]
     if not start.bias:
         notes.append("adds biases")
-    if workload.loss != {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}[start.output]:
+    log_loss = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}[start.output]
+    if workload.loss != log_loss:
         notes.append(f"log-loss, not {workload.loss}")
     if summed:
         notes.append(f"averages gradients: lr x {batch_size}")

@@ -67,7 +67,7 @@ def test_torch_peer_does_the_same_work(workload_id):
 
 
 def test_sklearn_peer_notes_where_it_cannot_match():
-    pytest.importorskip("sklearn", reason="the scikit-learn peer needs scikit-learn (optional extra)")
+    pytest.importorskip("sklearn", reason="the sklearn peer needs scikit-learn (optional extra)")
     from fastnn.peers import Unsupported, build_sklearn
     workload = WORKLOADS["W1"]
     run, note = build_sklearn(workload, workload.data(quick=True))
@@ -96,8 +96,10 @@ def test_bench_peers_command(tmp_path, capsys):
 
 def test_bench_peers_skip_missing_packages(monkeypatch, capsys):
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *args: None if name in ("torch", "sklearn") else real_find_spec(name, *args))
+
+    def find_spec_without_peers(name, *args):
+        return None if name in ("torch", "sklearn") else real_find_spec(name, *args)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec_without_peers)
     rows = bench.run(["W1"], quick=True, repeat=1, peers=True)
     out = capsys.readouterr().out
     assert "peer skipped: torch: not installed" in out
@@ -124,7 +126,8 @@ def test_sweep_at_a_tiny_size(tmp_path, capsys):
 def test_sweep_findings_name_the_crossover():
     rows = [{"sweep": "width", "series": "s", "x": x, "ratio": r}
             for x, r in ((8, 3.0), (32, 1.5), (128, 0.8))]
-    assert sweep.findings(rows) == ["width, s: reference faster at 128 (8: 3.0x, 32: 1.5x, 128: 0.8x)"]
+    assert sweep.findings(rows) == [
+        "width, s: reference faster at 128 (8: 3.0x, 32: 1.5x, 128: 0.8x)"]
 
 
 def test_sweep_command_parses_its_options(monkeypatch):

@@ -35,8 +35,8 @@ def test_train(benchmark, workload_id, implementation):
     epochs = workload.epochs_for(quick)
     benchmark.group = workload_id
     benchmark.extra_info["sample_steps"] = workload.sample_steps(data, epochs)
-    _, history = benchmark.pedantic(workload.train, (bench.IMPLEMENTATIONS[implementation], data, epochs),
-                                    rounds=3, warmup_rounds=1)
+    cls = bench.IMPLEMENTATIONS[implementation]
+    _, history = benchmark.pedantic(workload.train, (cls, data, epochs), rounds=3, warmup_rounds=1)
     benchmark.extra_info["final_loss"] = history.loss[-1]
     assert len(history.loss) == epochs
 
