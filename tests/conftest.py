@@ -46,6 +46,25 @@ def make_data(n, sizes, output, loss, seed=0, dtype=np.float64):
     return X, Y
 
 
+def train_in_torch(torch, net, X, Y, make_optimizer, epochs, batch_size):
+    """Train a copy of ``net`` (one tanh hidden layer, linear output, biases) in PyTorch
+    float64 as fastnn's fit does with shuffle=False: squared error, mean reduction, rows in
+    order. Returns (params as [W0, W1, b0, b1], the torch optimizer)."""
+    weights, biases = net.get_params()
+    params = [torch.tensor(p, requires_grad=True) for p in weights + biases]
+    optimizer = make_optimizer(params)
+    bs = batch_size or len(X)
+    for _ in range(epochs):
+        for start in range(0, len(X), bs):
+            a = torch.tensor(X[start:start + bs])
+            a = torch.tanh(a @ params[0] + params[2]) @ params[1] + params[3]
+            loss = (0.5 * ((a - torch.tensor(Y[start:start + bs])) ** 2).sum(dim=1)).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return params, optimizer
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

@@ -12,7 +12,7 @@ import pytest
 
 import fastnn
 
-from conftest import assert_matches, make_data, model_pair
+from conftest import train_in_torch, assert_matches, make_data, model_pair
 
 SETTINGS = [
     dict(),  # torch's defaults: lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0
@@ -40,18 +40,10 @@ def test_adam_matches_torch(settings, batch_size):
     epochs = 6
     net = fastnn.MLP(sizes, hidden="tanh", output="linear", seed=0)
     X, Y = make_data(10, sizes, "linear", "squared_error", seed=1)
-    weights, biases = net.get_params()
-    params = [torch.tensor(p, requires_grad=True) for p in weights + biases]
-    torch_opt = torch.optim.Adam(params, foreach=False, **settings)
     bs = batch_size or len(X)
-    for _ in range(epochs):  # rows in order
-        for start in range(0, len(X), bs):
-            a = torch.tensor(X[start:start + bs])
-            a = torch.tanh(a @ params[0] + params[2]) @ params[1] + params[3]
-            loss = (0.5 * ((a - torch.tensor(Y[start:start + bs])) ** 2).sum(dim=1)).mean()
-            torch_opt.zero_grad()
-            loss.backward()
-            torch_opt.step()
+    params, torch_opt = train_in_torch(
+        torch, net, X, Y, lambda params: torch.optim.Adam(params, foreach=False, **settings),
+        epochs, batch_size)
     opt = fastnn.Adam(**settings)
     net.fit(X, Y, optimizer=opt, epochs=epochs, batch_size=batch_size, shuffle=False)
     weights, biases = net.get_params()
