@@ -26,10 +26,24 @@ from .workloads import WORKLOADS
 IMPLEMENTATIONS = {"fastnn": MLP, "reference": reference.MLP}
 
 
-def _timed(run, epochs):
+def _timed(run):
     started = time.perf_counter()
-    loss = run(epochs)
-    return time.perf_counter() - started, loss
+    result = run()
+    return time.perf_counter() - started, result
+
+
+def interleaved(runs, repeat):
+    """Call each of ``runs`` (name -> callable) in turn, A B A B ..., ``repeat`` times.
+
+    Returns ({name: median seconds}, {name: its last result}), so a noisy machine does not
+    favour one side."""
+    times = {name: [] for name in runs}
+    results = {}
+    for _ in range(repeat):
+        for name, run in runs.items():
+            seconds, results[name] = _timed(run)
+            times[name].append(seconds)
+    return {name: statistics.median(t) for name, t in times.items()}, results
 
 
 def measure(workload, quick=False, repeat=3, peers=()):
@@ -44,15 +58,11 @@ def measure(workload, quick=False, repeat=3, peers=()):
             runs[peer.name], notes[peer.name] = peer.build(workload, data)
         except Unsupported as error:
             unsupported[peer.name] = str(error)
-    first_call = {name: _timed(run, 1)[0] for name, run in runs.items()}
-    times = {name: [] for name in runs}
-    losses = {}
-    for _ in range(repeat):
-        for name, run in runs.items():
-            seconds, losses[name] = _timed(run, epochs)
-            times[name].append(seconds)
+    first_call = {name: _timed(lambda run=run: run(1))[0] for name, run in runs.items()}
+    seconds, losses = interleaved({name: lambda run=run: run(epochs) for name, run in runs.items()},
+                                  repeat)
     steps = workload.sample_steps(data, epochs)
-    rate = {name: steps / statistics.median(t) for name, t in times.items()}
+    rate = {name: steps / median for name, median in seconds.items()}
     row = {"workload": workload.id, "title": workload.title, "epochs": epochs,
            "sample_steps": steps, "fastnn_per_s": rate["fastnn"],
            "reference_per_s": rate["reference"], "ratio": rate["fastnn"] / rate["reference"],

@@ -39,6 +39,11 @@ class Optimizer:
         self._state = None
         self._step = np.zeros(1, np.int64)
 
+    def _state_copy(self, row):
+        """Copy of state row ``row`` (a flat parameter-shaped vector), or None before the first
+        step."""
+        return None if self._state is None else self._state[row].copy()
+
     @property
     def steps(self):
         """Number of updates taken since creation or the last reset()."""
@@ -78,7 +83,7 @@ class SGD(Optimizer):
     @property
     def velocity(self):
         """Copy of the flat momentum buffer, or None before the first step."""
-        return None if self._state is None else self._state[0].copy()
+        return self._state_copy(0)
 
     def __repr__(self):
         return (f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
@@ -125,12 +130,12 @@ class Adam(Optimizer):
     @property
     def exp_avg(self):
         """Copy of the flat first-moment estimate m, or None before the first step."""
-        return None if self._state is None else self._state[0].copy()
+        return self._state_copy(0)
 
     @property
     def exp_avg_sq(self):
         """Copy of the flat second-moment estimate v, or None before the first step."""
-        return None if self._state is None else self._state[1].copy()
+        return self._state_copy(1)
 
     def __repr__(self):
         return (f"Adam(lr={self.lr}, betas={tuple(self.betas)}, eps={self.eps}, "

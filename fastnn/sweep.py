@@ -7,15 +7,15 @@ on random data, shuffled, for enough epochs to take about ``seconds``; fastnn an
 reference are interleaved and the median of ``repeat`` runs is reported in sample-steps per
 second, after a first call (compilation) that is not counted.
 """
+import functools
 import importlib.util
-import statistics
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import reference
-from .bench import describe_machine, warn_if_busy
+from .bench import describe_machine, interleaved, warn_if_busy
 from .model import MLP
 from .optimizers import SGD
 
@@ -71,13 +71,9 @@ def measure(point, seconds, repeat):
         started = time.perf_counter()
         point.train(cls, data, 1)
         epochs[name] = max(1, round(seconds / (time.perf_counter() - started)))
-    times = {name: [] for name in runs}
-    for _ in range(repeat):
-        for name, cls in runs.items():
-            started = time.perf_counter()
-            point.train(cls, data, epochs[name])
-            times[name].append((time.perf_counter() - started) / (epochs[name] * point.n_samples))
-    return {name: 1 / statistics.median(t) for name, t in times.items()}
+    seconds, _ = interleaved({name: functools.partial(point.train, cls, data, epochs[name])
+                              for name, cls in runs.items()}, repeat)
+    return {name: epochs[name] * point.n_samples / median for name, median in seconds.items()}
 
 
 def format_table(rows):
