@@ -1,0 +1,115 @@
+"""exp and tanh written out, so that a loop over them vectorises.
+
+numba calls libm's scalar exp (about 3.6 ns) and tanh (7-27 ns) once per element; written
+out in plain arithmetic, LLVM inlines them and runs 4 (float64) or 8 (float32) elements per
+AVX2 instruction. ``vexp(x)`` and ``vtanh(x)`` take a float32 or float64 scalar and return
+the same type, within about 1 ulp of libm (relative error below 1e-15 in float64, 3e-7 in
+float32), with exp(+-inf), overflow to inf, underflow to 0 and NaN as libm. Called from
+Python (NUMBA_DISABLE_JIT) they are NumPy's.
+"""
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic, overload
+
+from .._jit import ERROR_MODEL, ORDERED_FASTMATH
+
+
+def vexp(x):
+    """exp(x), vectorisable in a compiled loop."""
+    return np.exp(x)
+
+
+def vtanh(x):
+    """tanh(x), vectorisable in a compiled loop."""
+    return np.tanh(x)
+
+
+@intrinsic
+def _pow2(typingctx, n):
+    """2**n for a float n holding an integer in the normal exponent range (bits set
+    directly: the exponent field is n + bias)."""
+    if not isinstance(n, types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        bits = n.bitwidth
+        mantissa, bias = (52, 1023) if bits == 64 else (23, 127)
+        int_type = ir.IntType(bits)
+        exponent = builder.add(builder.fptosi(args[0], int_type), ir.Constant(int_type, bias))
+        field = builder.shl(exponent, ir.Constant(int_type, mantissa))
+        return builder.bitcast(field, context.get_value_type(n))
+
+    return n(n), codegen
+
+
+# exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 (|r| <= ln2 / 2; ln 2 in two parts,
+# the first exact times n); exp(r) - 1 by its Taylor series to r^13 (float32: r^7), whose
+# remainder is below 2^-53 (2^-24) of exp(r); 2^n applied in two halves, so that n from -1075
+# to 1024 (exp's whole range) never leaves the normal exponents.
+_EXP = {
+    64: dict(low=-746.0, high=710.0, ln2_hi=0.693147180369123816490,
+             ln2_lo=1.90821492927058770002e-10, degree=13),
+    32: dict(low=-104.0, high=89.0, ln2_hi=0.693145751953125,
+             ln2_lo=1.428606765330187045e-06, degree=7),
+}
+# tanh(x) = sign(x) e / (e + 2), e = exp(2|x|) - 1 = 2^n (exp(r) - 1) + (2^n - 1), accurate
+# near 0 too; |x| is capped at 20, where tanh is 1 to the last bit in both types.
+_TANH_CAP = 20.0
+# The order of operations is the accuracy here (p 2^n1 2^n2 must not become p 2^(n1+n2),
+# which overflows; 2^n q + (2^n - 1) must not become 2^n (q + 1) - 1), so no "reassoc".
+_JIT_OPTIONS = {"fastmath": ORDERED_FASTMATH, "error_model": ERROR_MODEL}
+
+
+def _constants(x):
+    f = np.float32 if x.bitwidth == 32 else np.float64
+    c = _EXP[x.bitwidth]
+    taylor = tuple(f(1 / math.factorial(k)) for k in range(c["degree"], 0, -1))
+    return (f, f(c["low"]), f(c["high"]), f(c["ln2_hi"]), f(c["ln2_lo"]), f(1 / math.log(2)),
+            taylor)
+
+
+@overload(vexp, jit_options=_JIT_OPTIONS)
+def _vexp(x):
+    if not isinstance(x, types.Float):
+        return None
+    f, low, high, ln2_hi, ln2_lo, log2e, taylor = _constants(x)
+    half, one = f(0.5), f(1.0)
+
+    def impl(x):
+        x = low if x < low else x  # comparisons keep NaN
+        x = high if x > high else x
+        n = np.rint(x * log2e)
+        r = (x - n * ln2_hi) - n * ln2_lo
+        q = taylor[0]
+        for coefficient in taylor[1:]:
+            q = q * r + coefficient
+        n1 = np.floor(n * half)
+        return (q * r + one) * _pow2(n1) * _pow2(n - n1)
+
+    return impl
+
+
+@overload(vtanh, jit_options=_JIT_OPTIONS)
+def _vtanh(x):
+    if not isinstance(x, types.Float):
+        return None
+    f, _, _, ln2_hi, ln2_lo, log2e, taylor = _constants(x)
+    one, two, cap = f(1.0), f(2.0), f(_TANH_CAP)
+
+    def impl(x):
+        a = abs(x)
+        a = cap if a > cap else a  # keeps NaN
+        y = a + a
+        n = np.rint(y * log2e)
+        r = (y - n * ln2_hi) - n * ln2_lo
+        q = taylor[0]
+        for coefficient in taylor[1:]:
+            q = q * r + coefficient
+        scale = _pow2(n)
+        e = scale * (q * r) + (scale - one)
+        return math.copysign(e / (e + two), x)
+
+    return impl
