@@ -8,7 +8,11 @@ import numpy as np
 
 from .._jit import kernel
 from .network import block_start, forward_block, loss_grad_block
+from .per_sample import rows_loss_grad
 from .updates import apply_update
+
+PER_SAMPLE_MAX_ROWS = 32
+"""Batches of at most this many rows take the per-sample path (fastnn.kernels.per_sample)."""
 
 
 @kernel
@@ -79,9 +83,15 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, p
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             scale = one / params.dtype.type(stop - start) if mean_reduction else one
-            total += batch_loss_grad(X, T, order, shuffled, start, stop, scale, params, grad,
-                                     scratch, sizes, w_off, b_off, hidden_code, output_code,
-                                     loss_code, block_rows, acts, deltas, z_out, x_buf, t_buf)
+            if stop - start <= PER_SAMPLE_MAX_ROWS:
+                total += rows_loss_grad(X, T, order, shuffled, start, stop, scale, params, grad,
+                                        sizes, w_off, b_off, hidden_code, output_code,
+                                        loss_code, acts, deltas, z_out)
+            else:
+                total += batch_loss_grad(X, T, order, shuffled, start, stop, scale, params,
+                                         grad, scratch, sizes, w_off, b_off, hidden_code,
+                                         output_code, loss_code, block_rows, acts, deltas,
+                                         z_out, x_buf, t_buf)
             apply_update(opt_code, params, grad, opt_state, hyper, opt_step)
         epoch_losses[epoch] = total / n
         if not abs(total) < np.inf:  # not np.isfinite: fast-math (nsz, reassoc) folds it away
