@@ -5,7 +5,7 @@ from .._jit import kernel
 from .._registry import OPT_ADAM, OPT_SGD
 
 
-@kernel
+@kernel(inline=True)
 def sgd_update(params, grad, velocity, lr, momentum, weight_decay, nesterov):
     """torch.optim.SGD with dampening 0, for every parameter p with gradient g:
 
@@ -29,7 +29,7 @@ def sgd_update(params, grad, velocity, lr, momentum, weight_decay, nesterov):
             params[i] -= lr * b
 
 
-@kernel
+@kernel(inline=True)
 def adam_update(params, grad, m, v, lr, beta1, beta2, eps, weight_decay, step):
     """torch.optim.Adam (amsgrad=False, maximize=False) at step t = ``step`` (1 first), for
     every parameter p with gradient g (m and v start at 0):
@@ -52,7 +52,7 @@ def adam_update(params, grad, m, v, lr, beta1, beta2, eps, weight_decay, step):
         params[i] -= step_size * m[i] / (np.sqrt(v[i]) / bias_correction2_sqrt + eps)
 
 
-@kernel
+@kernel(inline=True)
 def apply_update(opt_code, params, grad, state, hyper, step):
     """One optimizer step; ``state`` rows and ``hyper`` entries are the optimizer's own.
 
