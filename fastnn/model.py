@@ -21,9 +21,10 @@ class MLP(Network):
 
     def _buffers(self, block_rows):
         """Activation, delta and output-z buffers for blocks of up to ``block_rows`` rows (the
-        activations with room for the input row, which the per-sample path copies there)."""
+        activations with room for the input rows, which the per-sample path copies there)."""
         width = block_rows * sum(self._sizes[1:])
-        return (np.empty(width + self._sizes[0], self._dtype), np.empty(width, self._dtype),
+        return (np.empty(width + block_rows * self._sizes[0], self._dtype),
+                np.empty(width, self._dtype),
                 np.empty(block_rows * self._sizes[-1], self._dtype))
 
     def _forward(self, X):

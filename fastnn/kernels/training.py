@@ -8,11 +8,8 @@ import numpy as np
 
 from .._jit import kernel
 from .network import block_start, forward_block, loss_grad_block
-from .per_sample import rows_loss_grad
+from .per_sample import PER_SAMPLE_MAX_ROWS, train_rows
 from .updates import apply_update
-
-PER_SAMPLE_MAX_ROWS = 32
-"""Batches of at most this many rows take the per-sample path (fastnn.kernels.per_sample)."""
 
 
 @kernel
@@ -69,12 +66,18 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, p
                  scratch, sizes, w_off, b_off, hidden_code, output_code, loss_code, opt_code,
                  opt_state, hyper, opt_step, block_rows, acts, deltas, z_out, x_buf, t_buf,
                  epoch_losses):
-    """Train ``n_epochs`` epochs; epoch e takes rows in orders[e] when shuffled.
+    """Train ``n_epochs`` epochs; epoch e takes rows in orders[e] when shuffled. Batches of at
+    most PER_SAMPLE_MAX_ROWS rows take the fused per-sample path (fastnn.kernels.per_sample).
 
     Each batch's loss is taken before its update; epoch_losses[e] = sum of the per-sample
     losses of epoch e / n. Stops after the first epoch whose loss is not finite and returns
     the number of epochs run.
     """
+    if batch_size <= PER_SAMPLE_MAX_ROWS:
+        return train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, params,
+                          grad, sizes, w_off, b_off, hidden_code, output_code, loss_code,
+                          opt_code, opt_state, hyper, opt_step, acts, deltas, z_out,
+                          epoch_losses)
     n = X.shape[0]
     one = params.dtype.type(1.0)
     for epoch in range(n_epochs):
@@ -83,15 +86,9 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, p
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             scale = one / params.dtype.type(stop - start) if mean_reduction else one
-            if stop - start <= PER_SAMPLE_MAX_ROWS:
-                total += rows_loss_grad(X, T, order, shuffled, start, stop, scale, params, grad,
-                                        sizes, w_off, b_off, hidden_code, output_code,
-                                        loss_code, acts, deltas, z_out)
-            else:
-                total += batch_loss_grad(X, T, order, shuffled, start, stop, scale, params,
-                                         grad, scratch, sizes, w_off, b_off, hidden_code,
-                                         output_code, loss_code, block_rows, acts, deltas,
-                                         z_out, x_buf, t_buf)
+            total += batch_loss_grad(X, T, order, shuffled, start, stop, scale, params, grad,
+                                     scratch, sizes, w_off, b_off, hidden_code, output_code,
+                                     loss_code, block_rows, acts, deltas, z_out, x_buf, t_buf)
             apply_update(opt_code, params, grad, opt_state, hyper, opt_step)
         epoch_losses[epoch] = total / n
         if not abs(total) < np.inf:  # not np.isfinite: fast-math (nsz, reassoc) folds it away
