@@ -18,13 +18,14 @@ straight into the flat ``grad`` buffer. Formulas: fastnn._registry.
 import numpy as np
 
 from .._jit import kernel
-from .elementary import vexp, vtanh
+from .dense import BLAS_MIN_WORK
+from .elementary import vexp, vlog1p, vtanh
 from .updates import apply_update
 from .._registry import (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, LEAKY_RELU, LEAKY_RELU_SLOPE,
                          LINEAR, RELU, SIGMOID, SOFTMAX, SQUARED_ERROR, TANH)
 
 PER_SAMPLE_MAX_ROWS = 32
-"""Batches of at most this many rows train here; larger ones in fastnn.kernels.training."""
+"""Batches of at most this many rows train here (see per_sample_fits)."""
 NARROW = 16
 """Layers narrower than this compute z four columns at a time with the sums in registers (a
 column loop that short does not vectorise, and adding into z row by row goes through memory);
@@ -40,11 +41,27 @@ def offset(i):
 
 
 @kernel
+def per_sample_fits(batch_size, block_rows, sizes):
+    """Whether batches of ``batch_size`` rows train here: one row always; up to
+    PER_SAMPLE_MAX_ROWS rows (and the ``block_rows`` the buffers hold) unless a layer's
+    product for the batch is large enough for BLAS (fastnn.kernels.dense), which is faster.
+    """
+    if batch_size == 1:
+        return True
+    if batch_size > min(PER_SAMPLE_MAX_ROWS, block_rows):
+        return False
+    for layer in range(sizes.size - 1):
+        if batch_size * sizes[layer] * sizes[layer + 1] >= BLAS_MIN_WORK:
+            return False
+    return True
+
+
+@kernel
 def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, params, grad,
                sizes, w_off, b_off, hidden_code, output_code, loss_code, opt_code, opt_state,
                hyper, opt_step, acts, deltas, z_out, epoch_losses):
-    """fastnn.kernels.training.train_epochs for batches of at most PER_SAMPLE_MAX_ROWS rows:
-    the same arguments, results and update (apply_update after each batch).
+    """fastnn.kernels.training.train_epochs for batches that ``per_sample_fits``: the same
+    arguments, results and update (apply_update after each batch).
 
     Per batch: grad = scale * gradient of the loss summed over its rows. Forward, layer l:
     z_j = b_j + sum_p a_p W[p, j], a = f(z). Backward from the output delta = scale * dL/dz:
@@ -160,7 +177,7 @@ def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, par
                 z = offset(i * n_out)
                 if loss_code == BINARY_CROSS_ENTROPY:
                     for j in range(n_out):
-                        total += (max(z_out[z + j], zero) + np.log1p(vexp(-abs(z_out[z + j])))
+                        total += (max(z_out[z + j], zero) + vlog1p(vexp(-abs(z_out[z + j])))
                                   - T[r, j] * z_out[z + j])
                         deltas[e + j] = scale * (acts[a + j] - T[r, j])
                 elif loss_code == CROSS_ENTROPY:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._jit import kernel
 from .network import block_start, forward_block, loss_grad_block
-from .per_sample import PER_SAMPLE_MAX_ROWS, train_rows
+from .per_sample import per_sample_fits, train_rows
 from .updates import apply_update
 
 
@@ -66,14 +66,14 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, p
                  scratch, sizes, w_off, b_off, hidden_code, output_code, loss_code, opt_code,
                  opt_state, hyper, opt_step, block_rows, acts, deltas, z_out, x_buf, t_buf,
                  epoch_losses):
-    """Train ``n_epochs`` epochs; epoch e takes rows in orders[e] when shuffled. Batches of at
-    most PER_SAMPLE_MAX_ROWS rows take the fused per-sample path (fastnn.kernels.per_sample).
+    """Train ``n_epochs`` epochs; epoch e takes rows in orders[e] when shuffled. Batches of a few
+    rows take the fused per-sample path (fastnn.kernels.per_sample).
 
     Each batch's loss is taken before its update; epoch_losses[e] = sum of the per-sample
     losses of epoch e / n. Stops after the first epoch whose loss is not finite and returns
     the number of epochs run.
     """
-    if batch_size <= PER_SAMPLE_MAX_ROWS:
+    if per_sample_fits(batch_size, block_rows, sizes):
         return train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, params,
                           grad, sizes, w_off, b_off, hidden_code, output_code, loss_code,
                           opt_code, opt_state, hyper, opt_step, acts, deltas, z_out,
