@@ -18,11 +18,11 @@ straight into the flat ``grad`` buffer. Formulas: fastnn._registry.
 import numpy as np
 
 from .._jit import kernel
+from .._registry import (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, LEAKY_RELU, LEAKY_RELU_SLOPE,
+                         LINEAR, RELU, SIGMOID, SOFTMAX, SQUARED_ERROR, TANH)
 from .dense import BLAS_MIN_WORK
 from .elementary import vexp, vlog1p, vtanh
 from .updates import apply_update
-from .._registry import (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, LEAKY_RELU, LEAKY_RELU_SLOPE,
-                         LINEAR, RELU, SIGMOID, SOFTMAX, SQUARED_ERROR, TANH)
 
 PER_SAMPLE_MAX_ROWS = 32
 """Batches of at most this many rows train here (see per_sample_fits)."""
