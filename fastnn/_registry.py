@@ -46,7 +46,7 @@ LOSS_REQUIRES_OUTPUT = {
 REDUCTIONS = ("mean", "sum")
 
 # Initialisers (see fastnn.initializers for the draws and their order).
-INITS = ("xavier", "he", "uniform", "uniform_signed", "normal")
+INITS = ("xavier", "he", "uniform", "uniform_signed", "normal", "sklearn")
 
 # Optimizers: code passed to the update kernel (fastnn.kernels.updates.apply_update).
 #   SGD   state rows: momentum buffer;   hyper: (lr, momentum, weight_decay, nesterov)

@@ -70,7 +70,7 @@ class Network:
                 self._b_off[layer] = offset
                 offset += sizes[layer + 1]
         self._params = np.zeros(offset, dtype)
-        self._write_params(*initial_params(init, sizes, bias, random_state))
+        self._write_params(*initial_params(init, sizes, bias, hidden, random_state))
 
     # ----------------------------------------------------------------- description
     sizes = property(lambda self: self._sizes, doc="Layer widths, input first.")

@@ -100,6 +100,19 @@ def test_initial_weights_follow_the_seed_and_the_rule():
     assert weights[0].min() < -0.9 and biases[0].min() < 0 and biases[0].max() < 1
 
 
+@pytest.mark.parametrize("hidden, factor", [("tanh", 6.0), ("relu", 6.0), ("sigmoid", 2.0)])
+def test_sklearn_init_draws_scikit_learns_weights(hidden, factor):
+    """init="sklearn": per layer W then b ~ U(+-sqrt(factor / (fan_in + fan_out))) from one
+    RandomState, the order of scikit-learn's MLP._init_coef."""
+    sizes = [6, 5, 4, 2]
+    weights, biases = fastnn.MLP(sizes, hidden=hidden, init="sklearn", seed=3).get_params()
+    rs = np.random.RandomState(3)
+    for fan_in, fan_out, W, b in zip(sizes[:-1], sizes[1:], weights, biases):
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        np.testing.assert_array_equal(W, rs.uniform(-bound, bound, (fan_in, fan_out)))
+        np.testing.assert_array_equal(b, rs.uniform(-bound, bound, fan_out))
+
+
 def test_predict_kinds():
     X = np.random.default_rng(0).normal(size=(7, 3))
     softmax = fastnn.MLP([3, 4, 3], output="softmax", seed=0)
