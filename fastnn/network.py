@@ -72,6 +72,12 @@ class Network:
         self._params = np.zeros(offset, dtype)
         self._write_params(*initial_params(init, sizes, bias, hidden, random_state))
 
+    def __setstate__(self, state):
+        """Unpickling (also from read-only memory maps, as joblib loads) gives the model its
+        own writable parameter buffer."""
+        self.__dict__.update(state)
+        self._params = np.array(self._params)
+
     # ----------------------------------------------------------------- description
     sizes = property(lambda self: self._sizes, doc="Layer widths, input first.")
     hidden = property(lambda self: self._hidden, doc="Hidden activation name.")
