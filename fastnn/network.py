@@ -14,6 +14,7 @@ from ._validation import (as_real_array, check_bool, check_choice, check_dtype, 
                           real_array)
 from .initializers import initial_params
 from .optimizers import Optimizer, SGD
+from .progress import reporter
 
 CHUNK_SECONDS = 0.1
 """Epochs run in compiled chunks of about this many seconds, so Python (verbose output,
@@ -221,9 +222,10 @@ class Network:
         batch would only reorder a sum, so it is skipped). reduction "mean" divides each
         batch's summed loss by its size, "sum" does not. l2: each batch's summed loss gets
         1/2 l2 sum ||W||^2 over the weights (not the biases), so with the mean reduction the
-        penalty is divided by the batch size, as scikit-learn's alpha. seed: shuffling (None, int or
-        np.random.Generator). verbose: one line per epoch. callback(epoch, loss) is called
-        after every epoch; returning False stops training. If the loss stops being finite,
+        penalty is divided by the batch size, as scikit-learn's alpha. seed: shuffling (None,
+        int or np.random.Generator). verbose: one line per epoch up to 200 epochs, a progress
+        bar (tqdm when installed) beyond. callback(epoch, loss) is called after every epoch;
+        returning False stops training. If the loss stops being finite,
         the parameters and optimizer state are restored to what they were before this call
         and FloatingPointError is raised.
         """
@@ -261,6 +263,22 @@ class Network:
 
         history = History()
         started = time.perf_counter()
+        progress = reporter(epochs, n) if verbose else None
+        try:
+            self._fit_chunks(X, T, loss, optimizer, epochs, batch_size, shuffled, rng,
+                             reduction == "mean", l2, hyper, state, step, saved, history,
+                             progress, callback)
+        finally:
+            if progress is not None:
+                progress.close()
+        history.seconds = time.perf_counter() - started
+        return history
+
+    def _fit_chunks(self, X, T, loss, optimizer, epochs, batch_size, shuffled, rng, mean, l2,
+                    hyper, state, step, saved, history, progress, callback):
+        """fit's loop: epochs in compiled chunks of about CHUNK_SECONDS, then the divergence
+        check, verbose output and callbacks of each chunk."""
+        n = X.shape[0]
         chunk, done = 1, 0
         while done < epochs:
             count = min(chunk, epochs - done)
@@ -269,9 +287,8 @@ class Network:
             else:
                 orders = np.empty((count, 0), np.int64)
             chunk_started = time.perf_counter()
-            losses, _ = self._train_epochs(X, T, orders, shuffled, batch_size,
-                                           reduction == "mean", l2, loss, optimizer.code, state,
-                                           hyper, step)
+            losses, _ = self._train_epochs(X, T, orders, shuffled, batch_size, mean, l2, loss,
+                                           optimizer.code, state, hyper, step)
             seconds = time.perf_counter() - chunk_started
             if not (np.isfinite(losses[-1]) and np.isfinite(self._params).all()):
                 self._params[...], state[...], step[...] = saved
@@ -281,20 +298,17 @@ class Network:
                     f"training diverged in epoch {done + len(losses) - 1}: {what}; parameters "
                     "and optimizer state are restored to what they were before fit (try a "
                     "smaller lr)")
+            if progress is not None:
+                progress.update(done, losses, seconds)
             for i, value in enumerate(losses):
                 history.loss.append(float(value))
-                if verbose:
-                    print(f" Epoch: {done + i}, loss: {value:.8f}, Time: {seconds / count:.4f}s")
                 if callback is not None and callback(done + i, float(value)) is False:
-                    history.seconds = time.perf_counter() - started
-                    return history
+                    return
             done += count
             if callback is None:
                 chunk = max(1, int(count * CHUNK_SECONDS / max(seconds, 1e-9)))
                 if shuffled:
                     chunk = max(1, min(chunk, MAX_SHUFFLED_CHUNK_ROWS // n))
-        history.seconds = time.perf_counter() - started
-        return history
 
     # ----------------------------------------------------------------- persistence
     def save(self, path):

@@ -1,8 +1,11 @@
 """fit's contract: what History holds, callbacks, verbose output, seeds; predict's kinds."""
+import sys
+
 import numpy as np
 import pytest
 
 import fastnn
+from fastnn import progress
 
 from conftest import make_data
 
@@ -66,6 +69,40 @@ def test_verbose_prints_one_line_per_epoch(capsys):
     assert len(lines) == 3
     assert lines[1].startswith(" Epoch: 1, loss: ") and f"{history.loss[1]:.8f}" in lines[1]
     assert lines[1].endswith("s") and "Time: " in lines[1]
+
+
+def block_tqdm(monkeypatch):
+    """Make ``from tqdm import tqdm`` fail, as without tqdm installed."""
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+
+
+@pytest.mark.parametrize("with_tqdm", [False, True])
+def test_verbose_long_training_shows_one_progress_bar(monkeypatch, capsys, with_tqdm):
+    """Beyond MAX_EPOCH_LINES epochs: one bar updated per compiled chunk (not per epoch),
+    ending with the epoch count, the last loss and samples/s."""
+    if with_tqdm:
+        pytest.importorskip("tqdm", reason="tqdm is optional")
+    else:
+        block_tqdm(monkeypatch)
+    X, Y = make_data(4, [2, 3, 1], "sigmoid", "squared_error", seed=5)
+    epochs = progress.MAX_EPOCH_LINES * 50
+    history = fastnn.MLP([2, 3, 1], seed=0).fit(X, Y, epochs=epochs, batch_size=None,
+                                                verbose=True)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.endswith("\n")
+    last = out.rstrip("\n").split("\r")[-1]
+    assert f"{epochs}/{epochs}" in last and "samples" in last
+    assert f"{history.loss[-1]:.6g}" in last
+    assert out.count("\r") < epochs // 10
+
+
+def test_progress_bar_closes_its_line_when_training_diverges(monkeypatch, capsys):
+    block_tqdm(monkeypatch)
+    X, Y = make_data(4, [2, 3, 1], "linear", "squared_error", seed=5)
+    net = fastnn.MLP([2, 3, 1], output="linear", seed=0)
+    with pytest.raises(FloatingPointError):
+        net.fit(X * 1e3, Y, optimizer=fastnn.SGD(lr=10.0), epochs=1000, verbose=True)
+    assert capsys.readouterr().out.endswith("\n")
 
 
 def test_shuffling_follows_the_seed():
