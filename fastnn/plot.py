@@ -20,6 +20,7 @@ except ImportError:
     raise ImportError("fastnn.plot needs matplotlib: pip install matplotlib "
                       "(or pip install fastnn[bench])") from None
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -173,6 +174,7 @@ def _figure_and_axes(ax, path, nrows=None, ncols=None, **figure):
         return ax.figure, ax
     if path is not None and not _can_show():
         fig = Figure(**figure)
+        FigureCanvasAgg(fig)
     else:
         import matplotlib.pyplot as plt
         fig = plt.figure(**figure)
