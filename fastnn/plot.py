@@ -54,7 +54,8 @@ def decision_boundary(model, X, y, *, resolution=300, threshold=0.5, title="deci
     model: anything with ``predict`` (fastnn and scikit-learn models) or ``forward``, or a
     callable, applied to an (n, 2) array of grid points in one call. Class scores with
     several columns are turned into classes by argmax, one column of fractional scores by
-    ``> threshold`` (0.5 suits a sigmoid output). y: class indices 0..k-1, or one-hot rows. Returns (fig, ax).
+    ``> threshold`` (0.5 suits a sigmoid output). y: class indices 0..k-1, or one-hot rows.
+    Returns (fig, ax).
     """
     X = _points_2d(X)
     padding = 0.05 * np.ptp(X, axis=0) + 1e-9
@@ -63,13 +64,14 @@ def decision_boundary(model, X, y, *, resolution=300, threshold=0.5, title="deci
                          np.linspace(low[1], high[1], resolution))
     predict = getattr(model, "predict", None) or getattr(model, "forward", None) or model
     grid_classes = _classes(predict(np.column_stack([xx.ravel(), yy.ravel()])), threshold)
-    labels = _classes(y, threshold)
+    labels = _labels(y, len(X))
     n_classes = int(max(grid_classes.max(), labels.max())) + 1
     fig, ax = _figure_and_axes(ax, path)
     cmap, norm = _class_colours(n_classes)
     ax.contourf(xx, yy, grid_classes.reshape(xx.shape), levels=norm.boundaries, cmap=cmap,
                 norm=norm, alpha=0.25)
-    scatter(X, labels, title=title, ax=ax)
+    _draw_points(ax, X, labels, n_classes)
+    ax.set_title(title)
     return _finish(fig, ax, path)
 
 
@@ -77,17 +79,10 @@ def scatter(X, y, *, title="data", ax=None, path=None):
     """2-D points coloured by class (class 0 blue and 1 red for two classes, as in the
     tutorials). y: class indices 0..k-1, or one-hot rows. Returns (fig, ax)."""
     X = _points_2d(X)
-    labels = _classes(y, 0.5)
-    if labels.shape != (len(X),):
-        raise ValueError(f"y must hold one label per point ({len(X)}), got shape {labels.shape}")
-    n_classes = int(labels.max()) + 1
-    cmap, norm = _class_colours(n_classes)
+    labels = _labels(y, len(X))
     fig, ax = _figure_and_axes(ax, path)
-    ax.scatter(X[:, 0], X[:, 1], c=labels, cmap=cmap, norm=norm, s=12 if len(X) > 100 else 40,
-               edgecolors="white", linewidths=0.4)
-    ax.legend(handles=[Line2D([], [], marker="o", linestyle="", color=cmap(k), label=f"class {k}")
-                       for k in np.unique(labels)], fontsize="small")
-    ax.set(xlabel="x1", ylabel="x2", title=title)
+    _draw_points(ax, X, labels, int(labels.max()) + 1)
+    ax.set_title(title)
     return _finish(fig, ax, path)
 
 
@@ -137,6 +132,23 @@ def _points_2d(X):
     if X.ndim != 2 or X.shape[1] != 2 or len(X) == 0:
         raise ValueError(f"X must be (n, 2) points, got shape {X.shape}")
     return X
+
+
+def _labels(y, n_points):
+    labels = _classes(y, 0.5)
+    if labels.shape != (n_points,):
+        raise ValueError(f"y must hold one label per point ({n_points}), got shape {labels.shape}")
+    return labels
+
+
+def _draw_points(ax, X, labels, n_classes):
+    """The points coloured by class, with a legend of the classes present."""
+    cmap, norm = _class_colours(n_classes)
+    ax.scatter(X[:, 0], X[:, 1], c=labels, cmap=cmap, norm=norm, s=12 if len(X) > 100 else 40,
+               edgecolors="white", linewidths=0.4)
+    ax.legend(handles=[Line2D([], [], marker="o", linestyle="", color=cmap(k), label=f"class {k}")
+                       for k in np.unique(labels)], fontsize="small")
+    ax.set(xlabel="x1", ylabel="x2")
 
 
 def _classes(scores, threshold):

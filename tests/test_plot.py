@@ -78,11 +78,11 @@ def test_decision_boundary_of_a_callable_evaluates_the_grid_in_one_call(plot, sc
         return scores(P)
 
     X = np.array([[0.0, 0.0], [1.0, 0.2], [0.3, 1.0]])
-    y = np.array(classes + [0] * (3 - len(classes)))
-    fig, ax = plot.decision_boundary(model, X, y, resolution=40)
+    fig, ax = plot.decision_boundary(model, X, [0, 1, 0], resolution=40)
     assert calls == [(40 * 40, 2)]
-    regions = ax.collections[0].get_paths()  # the filled contours, one path per class
-    assert [len(path.vertices) > 0 for path in regions] == [True] * len(classes)
+    regions, points = ax.collections
+    assert [len(path.vertices) > 0 for path in regions.get_paths()] == [True] * len(classes)
+    assert points.cmap.colors == regions.cmap.colors  # a class has one colour in both
 
 
 def test_scatter_takes_labels_or_one_hot_rows(plot, tmp_path):
