@@ -172,8 +172,8 @@ def _class_colours(n_classes):
 
 
 def _can_show():
-    """Whether figures can be shown here: a display, or a backend the user chose
-    (MPLBACKEND; Jupyter sets it to its inline backend)."""
+    """Whether figures can be shown here: a display, pyplot already in use, or a backend the
+    user chose (MPLBACKEND; Jupyter sets it to its inline backend)."""
     return (sys.platform in ("win32", "darwin") or "matplotlib.pyplot" in sys.modules
             or any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")))
 
