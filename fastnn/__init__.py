@@ -6,4 +6,20 @@ from .optimizers import SGD, Adam
 from .persistence import load
 
 __version__ = "0.1.0"
-__all__ = ["MLP", "SGD", "Adam", "History", "load", "datasets", "reference", "__version__"]
+__all__ = ["MLP", "SGD", "Adam", "History", "load", "datasets", "reference",
+           "MLPClassifier", "MLPRegressor", "__version__"]
+
+ESTIMATORS = ("MLPClassifier", "MLPRegressor")
+"""scikit-learn drop-in estimators (fastnn.estimators), imported on first use: they need
+scikit-learn, an optional extra."""
+
+
+def __getattr__(name):
+    if name in ESTIMATORS:
+        try:
+            from . import estimators
+        except ImportError as error:
+            raise ImportError(f"fastnn.{name} needs scikit-learn: pip install scikit-learn "
+                              f"(or the 'sklearn' extra of fastnn); {error}") from error
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")

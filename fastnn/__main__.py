@@ -1,17 +1,31 @@
 """Command line:
 
+``python -m fastnn demo [NAME] [--out DIR] [--quick]``
 ``python -m fastnn bench [--workloads W1,W3] [--quick] [--repeat N] [--json FILE] [--peers]``
 ``python -m fastnn sweep [--quick] [--plot FILE]``
 """
 import argparse
 import sys
 
-from . import bench, sweep
+from . import bench, demo, sweep
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m fastnn")
     commands = parser.add_subparsers(dest="command", required=True)
+    d = commands.add_parser(
+        "demo", help="the tutorials on fastnn, timed against the NumPy reference, with pictures",
+        description="Run the tutorials' experiments on fastnn.MLP, print what the tutorials "
+                    "printed and the time the NumPy reference takes for the same work, and "
+                    "write their pictures as PNG files (with matplotlib).")
+    d.add_argument("name", nargs="?", choices=list(demo.TUTORIALS), metavar="NAME",
+                   help="one tutorial (default: all): " + ", ".join(
+                       f"{name} (tutorial {t.seed}: {t.workload.title.partition(', ')[2]})"
+                       for name, t in demo.TUTORIALS.items()))
+    d.add_argument("--out", metavar="DIR", default=".",
+                   help="folder for the PNG files (default: the current folder)")
+    d.add_argument("--quick", action="store_true",
+                   help="a tenth of the epochs (the tutorials' results need the full runs)")
     b = commands.add_parser("bench", help="training throughput against the NumPy reference")
     b.add_argument("--workloads", help="comma-separated workload ids (default: all)")
     b.add_argument("--quick", action="store_true", help="a tenth of the epochs")
@@ -24,6 +38,9 @@ def main(argv=None):
     s.add_argument("--quick", action="store_true", help="short runs, no repeats")
     s.add_argument("--plot", metavar="FILE", help="also plot the sweep to FILE (needs matplotlib)")
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        demo.run([args.name] if args.name else None, folder=args.out, quick=args.quick)
+        return 0
     if args.command == "sweep":
         sweep.run(quick=args.quick, plot_path=args.plot)
         return 0

@@ -46,10 +46,15 @@ LOSS_REQUIRES_OUTPUT = {
 REDUCTIONS = ("mean", "sum")
 
 # Initialisers (see fastnn.initializers for the draws and their order).
-INITS = ("xavier", "he", "uniform", "uniform_signed", "normal")
+INITS = ("xavier", "he", "uniform", "uniform_signed", "normal", "sklearn")
 
 # Optimizers: code passed to the update kernel (fastnn.kernels.updates.apply_update).
 #   SGD   state rows: momentum buffer;   hyper: (lr, momentum, weight_decay, nesterov)
 #   Adam  state rows: exp_avg, exp_avg_sq;   hyper: (lr, beta1, beta2, eps, weight_decay)
+#   scikit-learn's SGD and Adam (fastnn.MLPClassifier / MLPRegressor):
+#   SKLEARN_SGD   state rows: velocity;   hyper: (lr, momentum, nesterov)
+#   SKLEARN_ADAM  state rows: m, v;       hyper: (learning_rate_init, beta_1, beta_2, epsilon)
 OPT_SGD = 0
 OPT_ADAM = 1
+OPT_SKLEARN_SGD = 2
+OPT_SKLEARN_ADAM = 3

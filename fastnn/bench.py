@@ -20,7 +20,7 @@ import time
 
 from . import reference
 from .model import MLP
-from .peers import Unsupported, available as available_peers
+from .peers import FASTNN_SKLEARN, SKLEARN, Unsupported, available as available_peers
 from .workloads import WORKLOADS
 
 IMPLEMENTATIONS = {"fastnn": MLP, "reference": reference.MLP}
@@ -109,6 +109,16 @@ def format_peers_table(rows):
     return "\n".join(lines)
 
 
+def format_estimator_ratios(rows):
+    """fastnn.MLPClassifier's throughput over scikit-learn's MLPClassifier's, same settings."""
+    ratios = []
+    for r in rows:
+        rate = {p["name"]: p["per_s"] for p in r.get("peers", []) if "per_s" in p}
+        if SKLEARN in rate and FASTNN_SKLEARN in rate:
+            ratios.append(f"{r['workload']} {rate[FASTNN_SKLEARN] / rate[SKLEARN]:.1f}x")
+    return f"\n{FASTNN_SKLEARN} / {SKLEARN}: {', '.join(ratios)}" if ratios else ""
+
+
 def run(workload_ids=None, quick=False, repeat=3, json_path=None, peers=False, out=print):
     ids = workload_ids or list(WORKLOADS)
     unknown = [i for i in ids if i not in WORKLOADS]
@@ -134,6 +144,7 @@ def run(workload_ids=None, quick=False, repeat=3, json_path=None, peers=False, o
     if peer_list:
         out("")
         out(format_peers_table(rows))
+        out(format_estimator_ratios(rows))
     if json_path:
         with open(json_path, "w") as file:
             json.dump(rows, file, indent=2)

@@ -18,6 +18,7 @@ __all__ = (
     "points_test",
     "complement_bits",
     "complement_bits_init",
+    "complement_bits_test",
     "make_moons",
     "moons_tutorial",
     "captcha_digits",
@@ -212,6 +213,19 @@ def complement_bits_init(n_features=10, n_hidden=10, random_state=0):
     """
     _, V, W = _complement_bits_stream(n_features, n_hidden, random_state)
     return V, W
+
+
+def complement_bits_test(n_samples=300, n_features=10, random_state=0):
+    """The bit vector of tutorial 002's "XOR Prediction", float64 of shape (n_features,).
+
+    The draw that follows the data of ``complement_bits(n_samples, n_features,
+    random_state)`` in the same random stream; with the defaults, the tutorial's
+    ``[1 0 1 1 1 1 0 1 0 0]``.
+    """
+    n_samples = check_int("n_samples", n_samples, 1)
+    rs, _, _ = _complement_bits_stream(n_features, n_features, random_state)
+    rs.binomial(1, 0.5, (n_samples, n_features))
+    return rs.binomial(1, 0.5, n_features).astype(np.float64)
 
 
 def make_moons(n_samples=100, *, shuffle=True, noise=None, random_state=None):

@@ -47,16 +47,17 @@ class MLP(Network):
                                 *self._buffers(block_rows), no_rows, no_rows)
         return total, grad
 
-    def _train_epochs(self, X, T, orders, shuffled, batch_size, mean, loss, opt_code, state,
-                      hyper, step):
+    def _train_epochs(self, X, T, orders, shuffled, batch_size, mean, l2, loss, opt_code,
+                      state, hyper, step):
         block_rows = min(batch_size, BLOCK_ROWS)
         x_buf = np.empty(block_rows * X.shape[1] if shuffled else 0, self._dtype)
         t_buf = np.empty(block_rows * T.shape[1] if shuffled else 0, self._dtype)
         losses = np.empty(orders.shape[0])
+        penalties = np.empty(orders.shape[0])
         done = train_epochs(X, T, orders, shuffled, orders.shape[0], batch_size, mean,
-                            self._params, np.zeros_like(self._params),
+                            self._dtype.type(l2), self._params, np.zeros_like(self._params),
                             np.empty_like(self._params), self._layer_sizes, self._w_off,
                             self._b_off, *self._codes(), reg.LOSSES[loss], opt_code, state,
                             hyper, step, block_rows, *self._buffers(block_rows), x_buf, t_buf,
-                            losses)
-        return losses[:done]
+                            losses, penalties)
+        return losses[:done], penalties[:done]

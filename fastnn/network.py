@@ -9,11 +9,12 @@ import time
 import numpy as np
 
 from . import _registry as reg
-from ._validation import (as_real_array, check_bool, check_choice, check_dtype, check_int,
-                          check_inputs, check_random_state, check_seed, check_sizes,
+from ._validation import (as_real_array, check_bool, check_choice, check_dtype, check_inputs,
+                          check_int, check_random_state, check_real, check_seed, check_sizes,
                           real_array)
 from .initializers import initial_params
 from .optimizers import Optimizer, SGD
+from .progress import reporter
 
 CHUNK_SECONDS = 0.1
 """Epochs run in compiled chunks of about this many seconds, so Python (verbose output,
@@ -70,7 +71,13 @@ class Network:
                 self._b_off[layer] = offset
                 offset += sizes[layer + 1]
         self._params = np.zeros(offset, dtype)
-        self._write_params(*initial_params(init, sizes, bias, random_state))
+        self._write_params(*initial_params(init, sizes, bias, hidden, random_state))
+
+    def __setstate__(self, state):
+        """Unpickling (also from read-only memory maps, as joblib loads) gives the model its
+        own writable parameter buffer."""
+        self.__dict__.update(state)
+        self._params = np.array(self._params)
 
     # ----------------------------------------------------------------- description
     sizes = property(lambda self: self._sizes, doc="Layer widths, input first.")
@@ -207,15 +214,18 @@ class Network:
 
     # ----------------------------------------------------------------- training
     def fit(self, X, Y, loss="squared_error", optimizer=None, epochs=1, batch_size=32,
-            shuffle=True, reduction="mean", seed=None, verbose=False, callback=None):
+            shuffle=True, reduction="mean", l2=0.0, seed=None, verbose=False, callback=None):
         """Train; returns a History.
 
         optimizer: an optimizer object (default: a new ``SGD(lr=0.01)``); its state carries
         over between calls. batch_size=1: per-sample path; None: full batch (shuffling a full
         batch would only reorder a sum, so it is skipped). reduction "mean" divides each
-        batch's summed loss by its size, "sum" does not. seed: shuffling (None, int or
-        np.random.Generator). verbose: one line per epoch. callback(epoch, loss) is called
-        after every epoch; returning False stops training. If the loss stops being finite,
+        batch's summed loss by its size, "sum" does not. l2: each batch's summed loss gets
+        1/2 l2 sum ||W||^2 over the weights (not the biases), so with the mean reduction the
+        penalty is divided by the batch size, as scikit-learn's alpha. seed: shuffling (None,
+        int or np.random.Generator). verbose: one line per epoch up to 200 epochs, a progress
+        bar (tqdm when installed) beyond. callback(epoch, loss) is called after every epoch;
+        returning False stops training. If the loss stops being finite,
         the parameters and optimizer state are restored to what they were before this call
         and FloatingPointError is raised.
         """
@@ -229,6 +239,7 @@ class Network:
         batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
         shuffle = check_bool("shuffle", shuffle)
         reduction = check_choice("reduction", reduction, reg.REDUCTIONS)
+        l2 = check_real("l2", l2, 0.0)
         seed = check_seed("seed", seed)
         verbose = check_bool("verbose", verbose)
         if callback is not None and not callable(callback):
@@ -244,11 +255,30 @@ class Network:
         if not np.isfinite(hyper).all():
             raise ValueError(f"optimizer: {optimizer!r} has a hyperparameter (lr, momentum, "
                              f"...) that overflows {self._dtype.name}")
+        with np.errstate(over="ignore"):
+            if not np.isfinite(self._dtype.type(l2)):
+                raise ValueError(f"l2={l2} overflows {self._dtype.name}")
         state, step = optimizer._bind(self)
         saved = (self._params.copy(), state.copy(), step.copy())
 
         history = History()
         started = time.perf_counter()
+        progress = reporter(epochs, n) if verbose else None
+        try:
+            self._fit_chunks(X, T, loss, optimizer, epochs, batch_size, shuffled, rng,
+                             reduction == "mean", l2, hyper, state, step, saved, history,
+                             progress, callback)
+        finally:
+            if progress is not None:
+                progress.close()
+        history.seconds = time.perf_counter() - started
+        return history
+
+    def _fit_chunks(self, X, T, loss, optimizer, epochs, batch_size, shuffled, rng, mean, l2,
+                    hyper, state, step, saved, history, progress, callback):
+        """fit's loop: epochs in compiled chunks of about CHUNK_SECONDS, then the divergence
+        check, verbose output and callbacks of each chunk."""
+        n = X.shape[0]
         chunk, done = 1, 0
         while done < epochs:
             count = min(chunk, epochs - done)
@@ -257,8 +287,8 @@ class Network:
             else:
                 orders = np.empty((count, 0), np.int64)
             chunk_started = time.perf_counter()
-            losses = self._train_epochs(X, T, orders, shuffled, batch_size, reduction == "mean",
-                                        loss, optimizer.code, state, hyper, step)
+            losses, _ = self._train_epochs(X, T, orders, shuffled, batch_size, mean, l2, loss,
+                                           optimizer.code, state, hyper, step)
             seconds = time.perf_counter() - chunk_started
             if not (np.isfinite(losses[-1]) and np.isfinite(self._params).all()):
                 self._params[...], state[...], step[...] = saved
@@ -268,20 +298,17 @@ class Network:
                     f"training diverged in epoch {done + len(losses) - 1}: {what}; parameters "
                     "and optimizer state are restored to what they were before fit (try a "
                     "smaller lr)")
+            if progress is not None:
+                progress.update(done, losses, seconds)
             for i, value in enumerate(losses):
                 history.loss.append(float(value))
-                if verbose:
-                    print(f" Epoch: {done + i}, loss: {value:.8f}, Time: {seconds / count:.4f}s")
                 if callback is not None and callback(done + i, float(value)) is False:
-                    history.seconds = time.perf_counter() - started
-                    return history
+                    return
             done += count
             if callback is None:
                 chunk = max(1, int(count * CHUNK_SECONDS / max(seconds, 1e-9)))
                 if shuffled:
                     chunk = max(1, min(chunk, MAX_SHUFFLED_CHUNK_ROWS // n))
-        history.seconds = time.perf_counter() - started
-        return history
 
     # ----------------------------------------------------------------- persistence
     def save(self, path):
@@ -297,7 +324,8 @@ class Network:
         """(sum of per-sample losses, scale * its gradient as a flat parameter-shaped array)."""
         raise NotImplementedError
 
-    def _train_epochs(self, X, T, orders, shuffled, batch_size, mean, loss, opt_code, state,
-                      hyper, step):
-        """Run len(orders) epochs; returns their losses, stopping after a non-finite one."""
+    def _train_epochs(self, X, T, orders, shuffled, batch_size, mean, l2, loss, opt_code,
+                      state, hyper, step):
+        """Run len(orders) epochs; returns their losses and the l2 penalty part of each,
+        stopping after a non-finite loss."""
         raise NotImplementedError

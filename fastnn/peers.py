@@ -9,7 +9,8 @@ that cannot train a workload at all raises ``Unsupported``.
 
 PyTorch starts from the workload's initial weights and draws the same shuffles, so its final
 loss agrees with fastnn's to rounding. scikit-learn's ``MLPClassifier`` draws its own
-weights, always has biases, averages gradients over a batch and trains log-loss only.
+weights, always has biases, averages gradients over a batch and trains log-loss only;
+fastnn.MLPClassifier runs with exactly the same settings (and draws the same weights).
 """
 import importlib.util
 import warnings
@@ -22,6 +23,11 @@ from . import reference
 
 class Unsupported(Exception):
     """The peer cannot train this workload; the message says why."""
+
+
+SKLEARN = "sklearn MLPClassifier"
+FASTNN_SKLEARN = "fastnn.MLPClassifier"
+"""fastnn's drop-in estimator, trained with the same settings as scikit-learn's."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,12 @@ def available():
     if importlib.util.find_spec("sklearn") is None:
         missing.append("sklearn MLPClassifier: not installed (pip install scikit-learn)")
     else:
-        peers.append(Peer("sklearn MLPClassifier", build_sklearn))
+        from sklearn.neural_network import MLPClassifier
+
+        from .estimators import MLPClassifier as FastMLPClassifier
+        peers += [Peer(SKLEARN, lambda workload, data: build_sklearn(workload, data, MLPClassifier)),
+                  Peer(FASTNN_SKLEARN,
+                       lambda workload, data: build_sklearn(workload, data, FastMLPClassifier))]
     return peers, missing
 
 
@@ -145,9 +156,10 @@ def build_torch(workload, data, threads):
 
 
 # ---------------------------------------------------------------------------- scikit-learn
-def build_sklearn(workload, data):
-    """The workload as ``MLPClassifier(solver="sgd")``: same layer widths, hidden activation,
-    batch size, epochs, learning rate and momentum, no L2 penalty, no early stopping.
+def build_sklearn(workload, data, classifier_class):
+    """The workload as ``classifier_class(solver="sgd")`` (scikit-learn's MLPClassifier or
+    fastnn's drop-in one): same layer widths, hidden activation, batch size, epochs, learning
+    rate and momentum, no L2 penalty, no early stopping.
 
     Where it cannot match it says so in the note: its own initial weights, biases always,
     log-loss always (on softmax, or sigmoid outputs for binary and multi-label targets), and
@@ -155,7 +167,6 @@ def build_sklearn(workload, data):
     multiplied by the batch size, which gives the same step).
     """
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
 
     start = workload.make_network(reference.MLP)
     hidden = {"sigmoid": "logistic", "tanh": "tanh", "relu": "relu", "linear": "identity"}
@@ -186,7 +197,7 @@ def build_sklearn(workload, data):
         notes.append(f"log-loss, not {workload.loss}")
     if summed:
         notes.append(f"averages gradients: lr x {batch_size}")
-    classifier = MLPClassifier(
+    classifier = classifier_class(
         hidden_layer_sizes=tuple(start.sizes[1:-1]), activation=hidden[start.hidden],
         solver="sgd", alpha=0.0, batch_size=batch_size, learning_rate="constant",
         learning_rate_init=workload.optimizer["lr"] * (batch_size if summed else 1),

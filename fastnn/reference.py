@@ -5,7 +5,7 @@ computes everything else itself.
 """
 import numpy as np
 
-from ._registry import LEAKY_RELU_SLOPE, OPT_ADAM
+from ._registry import LEAKY_RELU_SLOPE, OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
 from .network import Network
 from .optimizers import SGD
 
@@ -98,28 +98,35 @@ class MLP(Network):
                 delta = (delta @ weights[layer].T) * DERIVATIVE[self._hidden](activations[layer])
         return total, grad
 
-    def _train_epochs(self, X, T, orders, shuffled, batch_size, mean, loss, opt_code, state,
-                      hyper, step):
+    def _train_epochs(self, X, T, orders, shuffled, batch_size, mean, l2, loss, opt_code,
+                      state, hyper, step):
         n = X.shape[0]
         one = self._dtype.type(1)
-        losses = []
+        l2 = self._dtype.type(l2)
+        weights, _ = self._layers(self._params)
+        losses, penalties = [], []
         for order in orders:
-            total = 0.0
+            total = penalty_total = 0.0
             for start in range(0, n, batch_size):
                 rows = order[start:start + batch_size] if shuffled else slice(start, start + batch_size)
                 Xb, Tb = X[rows], T[rows]
                 scale = one / self._dtype.type(Xb.shape[0]) if mean else one
                 batch_loss, grad = self._loss_grad(Xb, Tb, loss, scale)
+                if l2 != 0:
+                    grad_weights, _ = self._layers(grad)
+                    for W, dW in zip(weights, grad_weights):
+                        dW += scale * l2 * W
+                    squares = sum(np.sum(W.astype(np.float64) ** 2) for W in weights)
+                    penalty_total += 0.5 * float(l2) * float(squares)
                 total += batch_loss
                 step[0] += 1
-                if opt_code == OPT_ADAM:
-                    adam_step(self._params, grad, state[0], state[1], step[0], *hyper)
-                else:
-                    sgd_step(self._params, grad, state[0], *hyper)
+                UPDATE[opt_code](self._params, grad, state, step[0], *hyper)
+            total += penalty_total
             losses.append(total / n)
+            penalties.append(penalty_total / n)
             if not np.isfinite(total):
                 break
-        return np.array(losses)
+        return np.array(losses), np.array(penalties)
 
 
 def sgd_step(p, g, b, lr, momentum, weight_decay, nesterov):
@@ -142,5 +149,30 @@ def adam_step(p, g, m, v, t, lr, beta1, beta2, eps, weight_decay):
     v_hat = v / (one - beta2 ** t)
     p -= lr * m_hat / (np.sqrt(v_hat) + eps)
 
+
+def sklearn_sgd_step(p, g, velocity, lr, momentum, nesterov):
+    """scikit-learn's SGDOptimizer on flat arrays: v = momentum v - lr g;
+    p += momentum v - lr g if nesterov else v."""
+    velocity[...] = momentum * velocity - lr * g
+    p += momentum * velocity - lr * g if nesterov else velocity
+
+
+def sklearn_adam_step(p, g, m, v, t, lr, beta1, beta2, eps):
+    """scikit-learn's AdamOptimizer step number t (1 first) on flat arrays:
+    p -= lr sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)."""
+    one, t = p.dtype.type(1), p.dtype.type(t)
+    m[...] = beta1 * m + (one - beta1) * g
+    v[...] = beta2 * v + (one - beta2) * g ** 2
+    p -= lr * np.sqrt(one - beta2 ** t) / (one - beta1 ** t) * m / (np.sqrt(v) + eps)
+
+
+# opt_code -> update(p, g, state, step, *hyper)
+UPDATE = {
+    OPT_SGD: lambda p, g, state, t, *hyper: sgd_step(p, g, state[0], *hyper),
+    OPT_ADAM: lambda p, g, state, t, *hyper: adam_step(p, g, state[0], state[1], t, *hyper),
+    OPT_SKLEARN_SGD: lambda p, g, state, t, *hyper: sklearn_sgd_step(p, g, state[0], *hyper),
+    OPT_SKLEARN_ADAM: lambda p, g, state, t, *hyper: sklearn_adam_step(p, g, state[0], state[1],
+                                                                       t, *hyper),
+}
 
 __all__ = ["MLP", "SGD"]

@@ -45,13 +45,14 @@ class Workload:
         import importlib.util
         return [name for name in self.requires if importlib.util.find_spec(name) is None]
 
-    def train(self, cls, data, epochs):
-        """Build the starting network of class ``cls`` and train it; returns (network, History)."""
+    def train(self, cls, data, epochs, callback=None):
+        """Build the starting network of class ``cls`` and train it (``callback`` as in
+        ``fit``); returns (network, History)."""
         X, Y = data
         net = self.make_network(cls)
         history = net.fit(X, Y, loss=self.loss, optimizer=SGD(**self.optimizer), epochs=epochs,
                           batch_size=self.batch_size, shuffle=self.shuffle,
-                          reduction=self.reduction, seed=self.fit_seed)
+                          reduction=self.reduction, seed=self.fit_seed, callback=callback)
         return net, history
 
     def sample_steps(self, data, epochs):

@@ -132,3 +132,36 @@ def test_results_do_not_depend_on_chunking(monkeypatch):
         results.append((h.loss, net._params.copy()))
     assert results[0][0] == results[1][0]
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False])
+def test_l2_penalty(path, dtype, bias):
+    """fit(l2=...) adds 1/2 l2 sum ||W||^2 (weights only) to each batch's summed loss."""
+    sizes = DEPTHS[2]
+    for reduction in reg.REDUCTIONS:
+        fast, ref = model_pair(sizes, "tanh", "softmax", bias, dtype, seed=15)
+        X, Y = make_data(21, sizes, "softmax", "cross_entropy", seed=16, dtype=dtype)
+        h_fast, h_ref = fit_pair(fast, ref, X, Y, {"lr": 0.05, "momentum": 0.9}, l2=0.3,
+                                 loss="cross_entropy", epochs=2, reduction=reduction, **PATHS[path])
+        assert_matches(h_fast.loss, h_ref.loss, dtype)
+        assert_matches(fast._params, ref._params, dtype)
+
+
+def test_l2_penalty_is_the_stated_loss():
+    """One full-batch step with l2: the reported loss is the data loss plus 1/2 l2 ||W||^2
+    / n, and the step is lr times its gradient; biases are not penalised."""
+    sizes = [4, 5, 2]
+    net = fastnn.MLP(sizes, hidden="tanh", output="linear", seed=17)
+    X, Y = make_data(9, sizes, "linear", "squared_error", seed=18)
+    weights, biases = net.get_params()
+    loss, grad_w, grad_b = net.loss_and_grad(X, Y)
+    squares = sum(float((W ** 2).sum()) for W in weights)
+    history = net.fit(X, Y, optimizer=fastnn.SGD(lr=0.1), l2=0.5, batch_size=None)
+    assert history.loss[0] == pytest.approx(loss + 0.25 * squares / 9, rel=1e-13)
+    new_weights, new_biases = net.get_params()
+    for W, dW, new in zip(weights, grad_w, new_weights):
+        np.testing.assert_allclose(new, W - 0.1 * (dW + 0.5 * W / 9), rtol=1e-13, atol=1e-15)
+    for b, db, new in zip(biases, grad_b, new_biases):
+        np.testing.assert_allclose(new, b - 0.1 * db, rtol=1e-13, atol=1e-15)

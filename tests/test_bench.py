@@ -68,16 +68,36 @@ def test_torch_peer_does_the_same_work(workload_id):
 
 def test_sklearn_peer_notes_where_it_cannot_match():
     pytest.importorskip("sklearn", reason="the sklearn peer needs scikit-learn (optional extra)")
+    from sklearn.neural_network import MLPClassifier
+
     from fastnn.peers import Unsupported, build_sklearn
     workload = WORKLOADS["W1"]
-    run, note = build_sklearn(workload, workload.data(quick=True))
+    run, note = build_sklearn(workload, workload.data(quick=True), MLPClassifier)
     assert np.isfinite(run(5))
     for words in ("own initial weights", "adds biases", "log-loss", "averages gradients: lr x 4"):
         assert words in note
     linear_output = dataclasses.replace(
         workload, make_network=lambda cls: cls([3, 4, 1], output="linear", seed=0))
     with pytest.raises(Unsupported, match="linear output"):
-        build_sklearn(linear_output, workload.data(quick=True))
+        build_sklearn(linear_output, workload.data(quick=True), MLPClassifier)
+
+
+def test_fastnn_estimator_peer_trains_as_scikit_learn():
+    """The drop-in fastnn.MLPClassifier, run with the sklearn peer's settings, reaches the
+    same loss (the same weights, shuffles and steps), and bench prints their speed ratio."""
+    pytest.importorskip("sklearn", reason="the sklearn peer needs scikit-learn (optional extra)")
+    from sklearn.neural_network import MLPClassifier
+
+    from fastnn.peers import build_sklearn
+    workload = WORKLOADS["W6"]
+    data = workload.data(quick=True)
+    theirs, _ = build_sklearn(workload, data, MLPClassifier)
+    ours, _ = build_sklearn(workload, data, fastnn.MLPClassifier)
+    assert ours(2) == pytest.approx(theirs(2), rel=1e-4)  # W6 is float32
+    row = {"workload": "W6", "peers": [{"name": "sklearn MLPClassifier", "per_s": 100.0},
+                                      {"name": "fastnn.MLPClassifier", "per_s": 650.0}]}
+    assert bench.format_estimator_ratios([row]) == (
+        "\nfastnn.MLPClassifier / sklearn MLPClassifier: W6 6.5x")
 
 
 def test_bench_peers_command(tmp_path, capsys):

@@ -75,11 +75,12 @@ def tutorial_002():
     W = np.random.normal(scale=0.1, size=(n_hidden, n_out))
     X = np.random.binomial(1, 0.5, (n_sample, n_in))
     T = X ^ 1
-    return V, W, X, T
+    x = np.random.binomial(1, 0.5, n_in)  # "XOR Prediction"
+    return V, W, X, T, x
 
 
 def test_complement_bits_matches_tutorial(global_rng_restored):
-    V_ref, W_ref, X_ref, T_ref = tutorial_002()
+    V_ref, W_ref, X_ref, T_ref, x_ref = tutorial_002()
     X, T = datasets.complement_bits()
     assert X.dtype == T.dtype == np.float64
     assert X.shape == T.shape == (300, 10)
@@ -90,6 +91,11 @@ def test_complement_bits_matches_tutorial(global_rng_restored):
     V, W = datasets.complement_bits_init()
     np.testing.assert_array_equal(V, V_ref)
     np.testing.assert_array_equal(W, W_ref)
+
+    x = datasets.complement_bits_test()
+    assert x.dtype == np.float64
+    np.testing.assert_array_equal(x, x_ref)
+    np.testing.assert_array_equal(x, [1, 0, 1, 1, 1, 1, 0, 1, 0, 0])  # as printed
 
 
 def test_complement_bits_shapes_and_seeds():
@@ -103,6 +109,9 @@ def test_complement_bits_shapes_and_seeds():
     X2, _ = datasets.complement_bits(7, 3, random_state=np.random.RandomState(5))
     np.testing.assert_array_equal(X, X2)
     assert not np.array_equal(X, datasets.complement_bits(7, 3, random_state=6)[0])
+    # The test vector is the next draw after the data.
+    x = datasets.complement_bits_test(n_samples=7, n_features=3, random_state=5)
+    np.testing.assert_array_equal(x, datasets.complement_bits(8, 3, random_state=5)[0][-1])
 
 
 # -- tutorial 003 -----------------------------------------------------------
@@ -265,6 +274,7 @@ def test_make_moons_bad_arguments(kwargs, error, name):
     "func, kwargs, error, name",
     [
         (datasets.complement_bits, dict(n_samples=0), ValueError, "n_samples"),
+        (datasets.complement_bits_test, dict(n_samples=0), ValueError, "n_samples"),
         (datasets.complement_bits, dict(n_features=2.5), TypeError, "n_features"),
         (datasets.complement_bits, dict(random_state="x"), TypeError, "random_state"),
         (datasets.complement_bits_init, dict(n_hidden=-1), ValueError, "n_hidden"),

@@ -1,8 +1,11 @@
 """fit's contract: what History holds, callbacks, verbose output, seeds; predict's kinds."""
+import sys
+
 import numpy as np
 import pytest
 
 import fastnn
+from fastnn import progress
 
 from conftest import make_data
 
@@ -68,6 +71,40 @@ def test_verbose_prints_one_line_per_epoch(capsys):
     assert lines[1].endswith("s") and "Time: " in lines[1]
 
 
+def block_tqdm(monkeypatch):
+    """Make ``from tqdm import tqdm`` fail, as without tqdm installed."""
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+
+
+@pytest.mark.parametrize("with_tqdm", [False, True])
+def test_verbose_long_training_shows_one_progress_bar(monkeypatch, capsys, with_tqdm):
+    """Beyond MAX_EPOCH_LINES epochs: one bar updated per compiled chunk (not per epoch),
+    ending with the epoch count, the last loss and samples/s."""
+    if with_tqdm:
+        pytest.importorskip("tqdm", reason="tqdm is optional")
+    else:
+        block_tqdm(monkeypatch)
+    X, Y = make_data(4, [2, 3, 1], "sigmoid", "squared_error", seed=5)
+    epochs = progress.MAX_EPOCH_LINES * 50
+    history = fastnn.MLP([2, 3, 1], seed=0).fit(X, Y, epochs=epochs, batch_size=None,
+                                                verbose=True)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.endswith("\n")
+    last = out.rstrip("\n").split("\r")[-1]
+    assert f"{epochs}/{epochs}" in last and "samples" in last
+    assert f"{history.loss[-1]:.6g}" in last
+    assert out.count("\r") < epochs // 10
+
+
+def test_progress_bar_closes_its_line_when_training_diverges(monkeypatch, capsys):
+    block_tqdm(monkeypatch)
+    X, Y = make_data(4, [2, 3, 1], "linear", "squared_error", seed=5)
+    net = fastnn.MLP([2, 3, 1], output="linear", seed=0)
+    with pytest.raises(FloatingPointError):
+        net.fit(X * 1e3, Y, optimizer=fastnn.SGD(lr=10.0), epochs=1000, verbose=True)
+    assert capsys.readouterr().out.endswith("\n")
+
+
 def test_shuffling_follows_the_seed():
     X, Y = make_data(20, [2, 3, 1], "sigmoid", "squared_error", seed=6)
     results = []
@@ -98,6 +135,19 @@ def test_initial_weights_follow_the_seed_and_the_rule():
     assert 0 <= weights[0].min() and weights[0].max() < 1 and 0 <= biases[0].min() and biases[0].max() < 1
     weights, biases = fastnn.MLP([40, 30, 3], init="uniform_signed", seed=0).get_params()
     assert weights[0].min() < -0.9 and biases[0].min() < 0 and biases[0].max() < 1
+
+
+@pytest.mark.parametrize("hidden, factor", [("tanh", 6.0), ("relu", 6.0), ("sigmoid", 2.0)])
+def test_sklearn_init_draws_scikit_learns_weights(hidden, factor):
+    """init="sklearn": per layer W then b ~ U(+-sqrt(factor / (fan_in + fan_out))) from one
+    RandomState, the order of scikit-learn's MLP._init_coef."""
+    sizes = [6, 5, 4, 2]
+    weights, biases = fastnn.MLP(sizes, hidden=hidden, init="sklearn", seed=3).get_params()
+    rs = np.random.RandomState(3)
+    for fan_in, fan_out, W, b in zip(sizes[:-1], sizes[1:], weights, biases):
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        np.testing.assert_array_equal(W, rs.uniform(-bound, bound, (fan_in, fan_out)))
+        np.testing.assert_array_equal(b, rs.uniform(-bound, bound, fan_out))
 
 
 def test_predict_kinds():

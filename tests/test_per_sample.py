@@ -55,16 +55,21 @@ def test_every_activation_and_loss(dtype, hidden, output, loss, bias, batch_size
 @pytest.mark.parametrize("sizes", SHAPES, ids=lambda s: "-".join(map(str, s)))
 @pytest.mark.parametrize("optimizer", sorted(set(OPTIMIZERS) - {"mild", "sgd_small"}))
 @pytest.mark.parametrize("batch_size,shuffle", BATCHES)
-def test_shapes_and_optimizers(dtype, sizes, optimizer, batch_size, shuffle):
+@pytest.mark.parametrize("l2", [0.0, 0.1])
+def test_shapes_and_optimizers(dtype, sizes, optimizer, batch_size, shuffle, l2):
     """Narrow layers (four columns at a time) and wide ones (>= 16), depths 1-3, every
-    optimizer: epochs agree with the reference (optimizer state too)."""
+    optimizer, with and without the l2 penalty: epochs agree with the reference (optimizer
+    state too)."""
     output, loss = ("softmax", "cross_entropy") if sizes[-1] > 1 else ("sigmoid", "binary_cross_entropy")
     fast, ref = model_pair(sizes, "tanh", output, True, dtype, seed=23)
     X, Y = make_data(17, sizes, output, loss, seed=24, dtype=dtype)
     opt_fast, opt_ref = OPTIMIZERS[optimizer](), OPTIMIZERS[optimizer]()
+    losses = []
     for net, opt in ((fast, opt_fast), (ref, opt_ref)):
-        net.fit(X, Y, loss=loss, optimizer=opt, epochs=4 if dtype == np.float64 else 1,
-                batch_size=batch_size, shuffle=shuffle, seed=4)
+        history = net.fit(X, Y, loss=loss, optimizer=opt, epochs=4 if dtype == np.float64 else 1,
+                          batch_size=batch_size, shuffle=shuffle, seed=4, l2=l2)
+        losses.append(history.loss)
+    assert_matches(losses[0], losses[1], dtype)
     assert_matches(fast._params, ref._params, dtype)
     assert_matches(opt_fast._state, opt_ref._state, dtype)
     assert opt_fast.steps == opt_ref.steps

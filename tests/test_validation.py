@@ -354,6 +354,9 @@ FIT_CASES = [
     ("callback_string", dict(callback="print"), TypeError, "callback"),
     ("verbose_int", dict(verbose=1), TypeError, "verbose"),
     ("verbose_string", dict(verbose="yes"), TypeError, "verbose"),
+    ("l2_negative", dict(l2=-0.1), ValueError, "l2"),
+    ("l2_nan", dict(l2=float("nan")), ValueError, "l2"),
+    ("l2_string", dict(l2="0.1"), TypeError, "l2"),
 ]
 
 

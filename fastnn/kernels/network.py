@@ -39,6 +39,21 @@ def block_start(sizes, block_rows, layer):
 
 
 @kernel
+def add_weight_penalty(l2, scale, params, grad, sizes, w_off):
+    """grad_W += scale * l2 * W for the weights of every layer (biases are left alone):
+    the gradient of the penalty 1/2 l2 sum ||W||^2. Returns sum ||W||^2 (float64)."""
+    factor = scale * l2
+    squares = 0.0
+    for layer in range(sizes.size - 1):
+        start = w_off[layer]
+        for i in range(start, start + sizes[layer] * sizes[layer + 1]):
+            w = params[i]
+            squares += w * w
+            grad[i] += factor * w
+    return squares
+
+
+@kernel
 def forward_block(x, rows, params, sizes, w_off, b_off, hidden_code, output_code,
                   block_rows, acts, z_out):
     """Activations of every layer for ``rows`` input rows (flat x); output z kept in z_out."""

@@ -22,6 +22,7 @@ from .._registry import (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, LEAKY_RELU, LEAKY_
                          LINEAR, RELU, SIGMOID, SOFTMAX, SQUARED_ERROR, TANH)
 from .dense import BLAS_MIN_WORK
 from .elementary import vexp, vlog1p, vtanh
+from .network import add_weight_penalty
 from .updates import apply_update
 
 PER_SAMPLE_MAX_ROWS = 32
@@ -57,11 +58,11 @@ def per_sample_fits(batch_size, block_rows, sizes):
 
 
 @kernel
-def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, params, grad,
-               sizes, w_off, b_off, hidden_code, output_code, loss_code, opt_code, opt_state,
-               hyper, opt_step, acts, deltas, z_out, epoch_losses):
+def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2, params,
+               grad, sizes, w_off, b_off, hidden_code, output_code, loss_code, opt_code,
+               opt_state, hyper, opt_step, acts, deltas, z_out, epoch_losses, epoch_penalties):
     """fastnn.kernels.training.train_epochs for batches that ``per_sample_fits``: the same
-    arguments, results and update (apply_update after each batch).
+    arguments, results, l2 penalty and update (apply_update after each batch).
 
     Per batch: grad = scale * gradient of the loss summed over its rows. Forward, layer l:
     z_j = b_j + sum_p a_p W[p, j], a = f(z). Backward from the output delta = scale * dL/dz:
@@ -77,9 +78,11 @@ def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, par
     n_in = offset(sizes[0])
     n_out = offset(sizes[n_layers])
     n_samples = X.shape[0]
+    half_l2 = 0.5 * l2
     for epoch in range(n_epochs):
         order = orders[epoch]
         total = 0.0
+        penalties = 0.0
         for start in range(0, n_samples, batch_size):
             stop = min(start + batch_size, n_samples)
             scale = one / params.dtype.type(stop - start) if mean_reduction else one
@@ -265,8 +268,13 @@ def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, par
                             deltas[below + i * k + p] = back
                 d = s
 
+            if l2 != 0:
+                penalties += half_l2 * add_weight_penalty(l2, scale, params, grad, sizes,
+                                                          w_off)
             apply_update(opt_code, params, grad, opt_state, hyper, opt_step)
+        total += penalties
         epoch_losses[epoch] = total / n_samples
+        epoch_penalties[epoch] = penalties / n_samples
         if not abs(total) < np.inf:  # not np.isfinite: fast-math (nsz, reassoc) folds it away
             return epoch + 1
     return n_epochs

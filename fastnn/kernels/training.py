@@ -7,7 +7,7 @@ path (plain loops, no BLAS call); larger blocks are the batched path.
 import numpy as np
 
 from .._jit import kernel
-from .network import block_start, forward_block, loss_grad_block
+from .network import add_weight_penalty, block_start, forward_block, loss_grad_block
 from .per_sample import per_sample_fits, train_rows
 from .updates import apply_update
 
@@ -62,35 +62,44 @@ def batch_loss_grad(X, T, order, shuffled, start, stop, scale, params, grad, scr
 
 
 @kernel
-def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, params, grad,
-                 scratch, sizes, w_off, b_off, hidden_code, output_code, loss_code, opt_code,
-                 opt_state, hyper, opt_step, block_rows, acts, deltas, z_out, x_buf, t_buf,
-                 epoch_losses):
+def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2, params,
+                 grad, scratch, sizes, w_off, b_off, hidden_code, output_code, loss_code,
+                 opt_code, opt_state, hyper, opt_step, block_rows, acts, deltas, z_out, x_buf,
+                 t_buf, epoch_losses, epoch_penalties):
     """Train ``n_epochs`` epochs; epoch e takes rows in orders[e] when shuffled. Batches of a few
     rows take the fused per-sample path (fastnn.kernels.per_sample).
 
-    Each batch's loss is taken before its update; epoch_losses[e] = sum of the per-sample
-    losses of epoch e / n. Stops after the first epoch whose loss is not finite and returns
-    the number of epochs run.
+    A batch's loss is the sum of its per-sample losses plus 1/2 l2 sum ||W||^2 (weights
+    only), taken before its update; the gradient is scale (1/batch size for the mean
+    reduction, else 1) times its derivative. epoch_losses[e] = sum of epoch e's batch losses
+    / n, epoch_penalties[e] = the penalty part of it. Stops after the first epoch whose loss
+    is not finite and returns the number of epochs run.
     """
     if per_sample_fits(batch_size, block_rows, sizes):
-        return train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, params,
-                          grad, sizes, w_off, b_off, hidden_code, output_code, loss_code,
-                          opt_code, opt_state, hyper, opt_step, acts, deltas, z_out,
-                          epoch_losses)
+        return train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
+                          params, grad, sizes, w_off, b_off, hidden_code, output_code,
+                          loss_code, opt_code, opt_state, hyper, opt_step, acts, deltas, z_out,
+                          epoch_losses, epoch_penalties)
     n = X.shape[0]
     one = params.dtype.type(1.0)
+    half_l2 = 0.5 * l2
     for epoch in range(n_epochs):
         order = orders[epoch]
         total = 0.0
+        penalties = 0.0
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             scale = one / params.dtype.type(stop - start) if mean_reduction else one
             total += batch_loss_grad(X, T, order, shuffled, start, stop, scale, params, grad,
                                      scratch, sizes, w_off, b_off, hidden_code, output_code,
                                      loss_code, block_rows, acts, deltas, z_out, x_buf, t_buf)
+            if l2 != 0:
+                penalties += half_l2 * add_weight_penalty(l2, scale, params, grad, sizes,
+                                                          w_off)
             apply_update(opt_code, params, grad, opt_state, hyper, opt_step)
+        total += penalties
         epoch_losses[epoch] = total / n
+        epoch_penalties[epoch] = penalties / n
         if not abs(total) < np.inf:  # not np.isfinite: fast-math (nsz, reassoc) folds it away
             return epoch + 1
     return n_epochs

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .._jit import kernel
-from .._registry import OPT_ADAM, OPT_SGD
+from .._registry import OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
 
 
 @kernel(inline=True)
@@ -53,12 +53,53 @@ def adam_update(params, grad, m, v, lr, beta1, beta2, eps, weight_decay, step):
 
 
 @kernel(inline=True)
+def sklearn_sgd_update(params, grad, velocity, lr, momentum, nesterov):
+    """scikit-learn's SGDOptimizer (the velocity holds lr-scaled steps, so a changing lr
+    acts differently from torch's):
+
+    v = momentum v - lr g;  p += momentum v - lr g if nesterov else v.
+    """
+    if nesterov:
+        for i in range(params.size):
+            v = momentum * velocity[i] - lr * grad[i]
+            velocity[i] = v
+            params[i] += momentum * v - lr * grad[i]
+    else:
+        for i in range(params.size):
+            v = momentum * velocity[i] - lr * grad[i]
+            velocity[i] = v
+            params[i] += v
+
+
+@kernel(inline=True)
+def sklearn_adam_update(params, grad, m, v, lr, beta1, beta2, eps, step):
+    """scikit-learn's AdamOptimizer at step t = ``step`` (1 first; m and v start at 0):
+
+    m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
+    p -= lr sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)
+    (eps is added to sqrt(v) before the bias correction, unlike torch.optim.Adam).
+    """
+    one = params.dtype.type(1.0)
+    t = params.dtype.type(step)
+    step_size = lr * np.sqrt(one - beta2 ** t) / (one - beta1 ** t)
+    w1 = one - beta1
+    w2 = one - beta2
+    for i in range(params.size):
+        g = grad[i]
+        m[i] = beta1 * m[i] + w1 * g
+        v[i] = beta2 * v[i] + w2 * (g * g)
+        params[i] -= step_size * m[i] / (np.sqrt(v[i]) + eps)
+
+
+@kernel(inline=True)
 def apply_update(opt_code, params, grad, state, hyper, step):
     """One optimizer step; ``state`` rows and ``hyper`` entries are the optimizer's own.
 
     SGD: state[0] = momentum buffer; hyper = (lr, momentum, weight_decay, nesterov).
     Adam: state[0] = exp_avg, state[1] = exp_avg_sq; hyper = (lr, beta1, beta2, eps,
     weight_decay); the bias corrections use the step count after this step's increment.
+    scikit-learn's SGD: state[0] = velocity; hyper = (lr, momentum, nesterov).
+    scikit-learn's Adam: state[0] = m, state[1] = v; hyper = (lr, beta1, beta2, eps).
     """
     step[0] += 1
     if opt_code == OPT_SGD:
@@ -66,3 +107,8 @@ def apply_update(opt_code, params, grad, state, hyper, step):
     elif opt_code == OPT_ADAM:
         adam_update(params, grad, state[0], state[1], hyper[0], hyper[1], hyper[2], hyper[3],
                     hyper[4], step[0])
+    elif opt_code == OPT_SKLEARN_SGD:
+        sklearn_sgd_update(params, grad, state[0], hyper[0], hyper[1], hyper[2] != 0)
+    elif opt_code == OPT_SKLEARN_ADAM:
+        sklearn_adam_update(params, grad, state[0], state[1], hyper[0], hyper[1], hyper[2],
+                            hyper[3], step[0])

@@ -1,0 +1,510 @@
+"""scikit-learn drop-in estimators on the compiled kernels: MLPClassifier and MLPRegressor.
+
+The parameters, fitted attributes and training procedure are scikit-learn's
+(sklearn.neural_network.MLPClassifier / MLPRegressor): the same initial weights for the same
+random_state, the same shuffling, batches, L2 penalty (alpha), learning-rate schedules,
+stopping rules and early stopping, so ``loss_curve_`` and ``coefs_`` agree with
+scikit-learn's to rounding. The mathematics runs on fastnn's kernels (fastnn.MLP); the
+estimator API, label handling, splits and scores come from scikit-learn, which must be
+installed (``pip install scikit-learn``).
+"""
+import numbers
+import warnings
+
+import numpy as np
+import scipy.optimize
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d, shuffle
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _registry as reg
+from ._validation import check_bool, check_choice, check_int, check_real
+from .model import MLP
+
+ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+"""scikit-learn's activation names -> fastnn's."""
+OUTPUTS = {"identity": ("linear", "squared_error"),
+           "logistic": ("sigmoid", "binary_cross_entropy"),
+           "softmax": ("softmax", "cross_entropy")}
+"""scikit-learn's out_activation_ -> fastnn's output activation and loss."""
+SOLVERS = ("lbfgs", "sgd", "adam")
+LEARNING_RATES = ("constant", "invscaling", "adaptive")
+MIN_ADAPTIVE_LEARNING_RATE = 1e-6
+"""learning_rate="adaptive" stops once the learning rate is at or below this (as scikit-learn)."""
+DIVERGED = ("Solver produced non-finite parameter weights. The input data may contain large "
+            "values and need to be preprocessed.")
+
+
+class BaseMLP(BaseEstimator):
+    """Shared by MLPClassifier and MLPRegressor; subclasses set the output layer and targets."""
+
+    _network_class = MLP
+    """The network the estimator trains (fastnn.reference.MLP in the tests)."""
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    def __setstate__(self, state):
+        """Unpickled arrays (read-only when joblib loads them from a memory map) become the
+        estimator's own, so partial_fit and warm starts can update them."""
+        for name in ("coefs_", "intercepts_"):
+            if name in state:
+                state[name] = [np.array(array) for array in state[name]]
+        for name in ("_optimizer_state", "_optimizer_step"):
+            if name in state:
+                state[name] = np.array(state[name])
+        super().__setstate__(state)
+
+    # ----------------------------------------------------------------- parameters
+    def _hidden_sizes(self):
+        """hidden_layer_sizes checked, as a list of positive ints."""
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = [sizes]
+        try:
+            sizes = list(sizes)
+        except TypeError:
+            raise TypeError("hidden_layer_sizes must be an int or a sequence of ints, got "
+                            f"{self.hidden_layer_sizes!r}") from None
+        for size in sizes:
+            check_int("hidden_layer_sizes", size, 1)
+        return [int(size) for size in sizes]
+
+    def _check_params(self):
+        """Every constructor parameter, checked before any attribute changes."""
+        check_choice("activation", self.activation, tuple(ACTIVATIONS))
+        check_choice("solver", self.solver, SOLVERS)
+        check_real("alpha", self.alpha, 0.0)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            check_int("batch_size", self.batch_size, 1)
+        check_choice("learning_rate", self.learning_rate, LEARNING_RATES)
+        check_real("learning_rate_init", self.learning_rate_init, 0.0, strict=True)
+        check_real("power_t", self.power_t, 0.0)
+        check_int("max_iter", self.max_iter, 1)
+        check_bool("shuffle", self.shuffle)
+        check_real("tol", self.tol, 0.0)
+        if not isinstance(self.verbose, (bool, np.bool_, numbers.Integral)):
+            raise TypeError(f"verbose must be a bool or an int, got {self.verbose!r}")
+        check_bool("warm_start", self.warm_start)
+        if check_real("momentum", self.momentum, 0.0) > 1:
+            raise ValueError(f"momentum must be <= 1, got {self.momentum}")
+        check_bool("nesterovs_momentum", self.nesterovs_momentum)
+        check_bool("early_stopping", self.early_stopping)
+        if not 0 < check_real("validation_fraction", self.validation_fraction) < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+        for name in ("beta_1", "beta_2"):
+            if check_real(name, getattr(self, name), 0.0) >= 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        check_real("epsilon", self.epsilon, 0.0, strict=True)
+        check_int("n_iter_no_change", self.n_iter_no_change, 1)
+        check_int("max_fun", self.max_fun, 1)
+        return self._hidden_sizes()
+
+    def _check_solver(self):
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, X, y):
+        """Fit the model to X (n_samples, n_features) and y; returns self."""
+        return self._fit(X, y, incremental=False)
+
+    def _fit(self, X, y, incremental):
+        hidden = self._check_params()
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        layer_units = [X.shape[1]] + hidden + [Y.shape[1]]
+        random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(Y, layer_units, X.dtype, random_state)
+        elif [W.shape[0] for W in self.coefs_] + [self.coefs_[-1].shape[1]] != layer_units:
+            raise ValueError(f"hidden_layer_sizes or the number of outputs changed since the last "
+                             f"fit (layers {[W.shape[0] for W in self.coefs_]}); fit from scratch "
+                             "with warm_start=False")
+        net = self._network(X.dtype)
+        X = np.ascontiguousarray(X, net.dtype)
+        Y = np.ascontiguousarray(Y, net.dtype)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(net, X, Y)
+        else:
+            self._fit_stochastic(net, X, Y, random_state, incremental)
+        self._store(net._params)
+        return self
+
+    def _initialize(self, Y, layer_units, dtype, random_state):
+        """Fitted attributes of a fresh model; initial weights drawn as scikit-learn draws
+        them (init="sklearn" from the same RandomState)."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._out_activation()
+        net = self._network_class(layer_units, hidden=ACTIVATIONS[self.activation],
+                                 output=OUTPUTS[self.out_activation_][0], init="sklearn",
+                                 seed=random_state, dtype=dtype)
+        self.coefs_, self.intercepts_ = net.get_params()
+        self._net = net
+        if self.solver != "lbfgs":
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _network(self, dtype):
+        """The fastnn network holding coefs_ and intercepts_ (as the user may have set them)."""
+        net = self._net
+        if net.dtype != dtype:
+            net = self._net = self._network_class(net.sizes, hidden=net.hidden, output=net.output,
+                                                 dtype=dtype)
+        net.set_params(list(self.coefs_), list(self.intercepts_))
+        return net
+
+    def _store(self, flat):
+        """Write a flat parameter vector into coefs_ and intercepts_ (in place, as
+        scikit-learn updates them)."""
+        weights, biases = self._net._layer_views(flat)
+        for target, source in zip(self.coefs_ + self.intercepts_, weights + biases):
+            target[...] = source
+
+    def _loss_name(self):
+        return OUTPUTS[self.out_activation_][1]
+
+    def _fit_stochastic(self, net, X, Y, random_state, incremental):
+        if not incremental or not hasattr(self, "_optimizer_state"):
+            self._optimizer_state = np.zeros((1 if self.solver == "sgd" else 2, net.n_params),
+                                             net.dtype)
+            self._optimizer_step = np.zeros(1, np.int64)
+            self._learning_rate = float(self.learning_rate_init)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        state = self._optimizer_state = self._optimizer_state.astype(net.dtype, copy=False)
+        saved = (net._params.copy(), state.copy(), self._optimizer_step.copy())
+        if self.early_stopping:
+            stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
+            X, X_val, Y, y_val = train_test_split(X, Y, random_state=random_state,
+                                                  test_size=self.validation_fraction,
+                                                  stratify=stratify)
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+            if is_classifier(self):
+                y_val = self._label_binarizer.inverse_transform(y_val)
+            best_params = net._params.copy()
+        n_samples = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                              "going to be clipped")
+            batch_size = min(self.batch_size, n_samples)
+        code = reg.OPT_SKLEARN_SGD if self.solver == "sgd" else reg.OPT_SKLEARN_ADAM
+        sample_idx = np.arange(n_samples, dtype=np.int64)
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    sample_idx = shuffle(sample_idx, random_state=random_state)
+                losses, penalties = net._train_epochs(
+                    X, Y, sample_idx[np.newaxis], self.shuffle, batch_size, True, self.alpha,
+                    self._loss_name(), code, state, self._hyper(net.dtype), self._optimizer_step)
+                if not (losses.size and np.isfinite(losses[0]) and np.isfinite(net._params).all()):
+                    net._params[...], state[...], self._optimizer_step[...] = saved
+                    raise ValueError(f"{DIVERGED} (training diverged in iteration "
+                                     f"{self.n_iter_ + 1}; coefs_ are left as they were)")
+                self.n_iter_ += 1
+                self.loss_ = self._reported_loss(losses[0], penalties[0])
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                if self.early_stopping:
+                    if self._update_validation(net, X_val, y_val):
+                        best_params[...] = net._params
+                else:
+                    self._update_training_loss()
+                if self.learning_rate == "invscaling" and self.solver == "sgd":
+                    self._learning_rate = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+                if self._no_improvement_count > self.n_iter_no_change:
+                    what = ("Validation score did not improve" if self.early_stopping
+                            else "Training loss did not improve")
+                    message = (f"{what} more than tol={self.tol:f} for "
+                               f"{self.n_iter_no_change} consecutive epochs.")
+                    if self._stop_or_slow_down(message):
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                                  "reached and the optimization hasn't converged yet.",
+                                  ConvergenceWarning)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if self.early_stopping:
+            net._params[...] = best_params
+
+    def _hyper(self, dtype):
+        if self.solver == "sgd":
+            return np.array([self._learning_rate, self.momentum, float(self.nesterovs_momentum)],
+                            dtype)
+        return np.array([self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon], dtype)
+
+    def _reported_loss(self, loss, penalty):
+        """scikit-learn's loss: the data loss (averaged over outputs too for squared error)
+        plus the penalty."""
+        if self.out_activation_ == "identity":
+            return float((loss - penalty) / self.n_outputs_ + penalty)
+        return float(loss)
+
+    def _update_training_loss(self):
+        if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if self.loss_curve_[-1] < self.best_loss_:
+            self.best_loss_ = self.loss_curve_[-1]
+
+    def _update_validation(self, net, X_val, y_val):
+        """Record the validation score; True when it is the best so far."""
+        y_pred = self._decode(net._forward(np.ascontiguousarray(X_val, net.dtype)))
+        score = np.nan if (np.issubdtype(y_pred.dtype, np.floating)
+                           and not np.isfinite(y_pred).all()) else self._score_function(y_val, y_pred)
+        self.validation_scores_.append(score)
+        if self.verbose:
+            print("Validation score: %f" % score)
+        if score < self.best_validation_score_ + self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if score > self.best_validation_score_:
+            self.best_validation_score_ = score
+            return True
+        return False
+
+    def _stop_or_slow_down(self, message):
+        """scikit-learn's trigger_stopping: True to stop; "adaptive" SGD divides the learning
+        rate by 5 instead until it is at most 1e-6."""
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            if self.verbose:
+                print(message + " Stopping.")
+            return True
+        if self._learning_rate <= MIN_ADAPTIVE_LEARNING_RATE:
+            if self.verbose:
+                print(message + " Learning rate too small. Stopping.")
+            return True
+        self._learning_rate /= 5.0
+        if self.verbose:
+            print(message + " Setting learning rate to %f" % self._learning_rate)
+        return False
+
+    def _fit_lbfgs(self, net, X, Y):
+        """scipy's L-BFGS-B on the full-batch loss and its compiled gradient, as scikit-learn."""
+        n_samples = X.shape[0]
+        loss_name = self._loss_name()
+        scale = net.dtype.type(1.0 / n_samples)
+        weights, _ = net._layer_views(net._params)
+
+        def loss_and_grad(flat):
+            net._params[...] = flat
+            total, grad = net._loss_grad(X, Y, loss_name, scale)
+            grad_weights, _ = net._layer_views(grad)
+            squares = 0.0
+            for W, dW in zip(weights, grad_weights):
+                squares += float(np.dot(W.ravel(), W.ravel()))
+                dW += scale * net.dtype.type(self.alpha) * W
+            penalty = 0.5 * self.alpha * squares / n_samples
+            return self._reported_loss(total / n_samples + penalty, penalty), grad
+
+        result = scipy.optimize.minimize(
+            loss_and_grad, net._params.copy(), method="L-BFGS-B", jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
+        if result.status != 0:
+            warnings.warn(f"lbfgs failed to converge after {result.nit} iteration(s) "
+                          f"(status={result.status}): {result.message}", ConvergenceWarning)
+        self.n_iter_ = min(result.nit, self.max_iter)
+        self.loss_ = float(result.fun)
+        net._params[...] = result.x
+        if not np.isfinite(net._params).all():
+            raise ValueError(DIVERGED)
+
+    # ----------------------------------------------------------------- prediction
+    def _forward(self, X):
+        """Output activations for X, validated against the fitted model."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        net = self._network(self._net.dtype)
+        return net._forward(np.ascontiguousarray(X, net.dtype))
+
+
+class MLPClassifier(ClassifierMixin, BaseMLP):
+    """Multi-layer perceptron classifier: scikit-learn's MLPClassifier (same parameters,
+    attributes and results) trained by fastnn's compiled kernels.
+
+    Softmax output and cross-entropy for several classes; a sigmoid output per label and
+    binary cross-entropy for two classes and multilabel targets. See
+    sklearn.neural_network.MLPClassifier for the parameters.
+    """
+
+    def _out_activation(self):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32),
+                             reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same classes "
+                                     f"as in the previous call to fit. Previously got "
+                                     f"{self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                                 f"{self.classes_}. 'y' has {classes}.")
+        return X, self._label_binarizer.transform(y).astype(X.dtype)
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over (X, y); ``classes`` (all labels) is required on the first call."""
+        if not hasattr(self, "classes_"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+            self.classes_ = self._label_binarizer.classes_
+        elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
+            raise ValueError(f"`classes={classes!r}` is not the same as on the last call to "
+                             f"partial_fit, was: {self.classes_!r}")
+        return self._fit(X, y, incremental=True)
+
+    def _decode(self, out):
+        if self.n_outputs_ == 1:
+            out = out.ravel()
+        return self._label_binarizer.inverse_transform(out)
+
+    _score_function = staticmethod(accuracy_score)
+
+    def predict(self, X):
+        """Predicted class labels (n_samples,), or label indicators for multilabel fits."""
+        return self._decode(self._forward(X))
+
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, n_classes), columns in the order of classes_."""
+        out = self._forward(X)
+        if self.n_outputs_ == 1:
+            return np.hstack([1 - out, out])
+        return out
+
+    def predict_log_proba(self, X):
+        """log(predict_proba(X))."""
+        proba = self.predict_proba(X)
+        return np.log(proba, out=proba)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, BaseMLP):
+    """Multi-layer perceptron regressor: scikit-learn's MLPRegressor (same parameters,
+    attributes and results) trained by fastnn's compiled kernels. Identity output and
+    squared error (``loss="squared_error"``; scikit-learn's "poisson" is not available).
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="squared_error",
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+        super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha,
+                         batch_size=batch_size, learning_rate=learning_rate,
+                         learning_rate_init=learning_rate_init, power_t=power_t,
+                         max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+                         verbose=verbose, warm_start=warm_start, momentum=momentum,
+                         nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+                         epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun)
+        self.loss = loss
+
+    def _check_params(self):
+        check_choice("loss", self.loss, ("squared_error",))
+        return super()._check_params()
+
+    def _out_activation(self):
+        return "identity"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y):
+        """One epoch over (X, y)."""
+        return self._fit(X, y, incremental=True)
+
+    def _decode(self, out):
+        return out.ravel() if out.shape[1] == 1 else out
+
+    _score_function = staticmethod(r2_score)
+
+    def predict(self, X):
+        """Predicted values, (n_samples,) for one output, else (n_samples, n_outputs)."""
+        return self._decode(self._forward(X))

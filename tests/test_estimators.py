@@ -1,0 +1,275 @@
+"""fastnn.MLPClassifier / MLPRegressor against scikit-learn's own: same loss curves, weights
+and predictions; scikit-learn's estimator checks; model selection tools; bad input."""
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+sklearn = pytest.importorskip("sklearn", reason="the estimators need scikit-learn")
+
+from sklearn import neural_network  # noqa: E402
+from sklearn.datasets import load_iris, make_multilabel_classification, make_regression  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+import fastnn  # noqa: E402
+
+RTOL = 1e-10
+IRIS = load_iris(return_X_y=True)
+
+
+def regression_data(n_targets):
+    X, y = make_regression(160, 6, n_targets=n_targets, noise=1.0, random_state=0)
+    return X, y / 100
+
+
+DATA = {
+    "multiclass": IRIS,
+    "binary": (IRIS[0], IRIS[1] == 1),
+    "multilabel": make_multilabel_classification(160, 8, n_classes=3, random_state=0),
+    "one_output": regression_data(1),
+    "three_outputs": regression_data(3),
+}
+CLASSIFICATION = ("multiclass", "binary", "multilabel")
+
+SOLVERS = {
+    "sgd": dict(solver="sgd", momentum=0.0),
+    "momentum": dict(solver="sgd", momentum=0.9, nesterovs_momentum=False),
+    "nesterov": dict(solver="sgd", momentum=0.9, nesterovs_momentum=True),
+    "invscaling": dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.05),
+    "adaptive": dict(solver="sgd", learning_rate="adaptive", tol=1e-2, n_iter_no_change=2),
+    "adam": dict(solver="adam"),
+    "lbfgs": dict(solver="lbfgs", max_iter=15),  # longer runs amplify rounding (line searches)
+}
+COMMON = dict(hidden_layer_sizes=(7, 5), random_state=1, max_iter=40, batch_size=16,
+              learning_rate_init=0.01, alpha=0.01)
+
+
+def estimator_pair(task, **params):
+    """(fastnn's, scikit-learn's) estimator for the task with identical parameters."""
+    kind = "Classifier" if task in CLASSIFICATION else "Regressor"
+    params = dict(COMMON, **params)
+    return (getattr(fastnn, f"MLP{kind}")(**params),
+            getattr(neural_network, f"MLP{kind}")(**params))
+
+
+def fit_quietly(estimator, X, y, method="fit", **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)
+        return getattr(estimator, method)(X, y, **kwargs)
+
+
+def assert_same_fit(ours, theirs, X, rtol=RTOL):
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.t_ == theirs.t_
+    assert ours.n_layers_ == theirs.n_layers_ and ours.n_outputs_ == theirs.n_outputs_
+    assert ours.out_activation_ == theirs.out_activation_
+    assert ours.n_features_in_ == theirs.n_features_in_
+    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=rtol)
+    if hasattr(theirs, "loss_curve_"):
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=rtol)
+        if theirs.best_loss_ is None:
+            assert ours.best_loss_ is None
+        else:
+            np.testing.assert_allclose(ours.best_loss_, theirs.best_loss_, rtol=rtol)
+        if theirs.validation_scores_ is None:
+            assert ours.validation_scores_ is None
+        else:
+            np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_,
+                                       rtol=rtol)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max())
+    if hasattr(theirs, "predict_proba"):
+        np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+        np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+        np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=rtol,
+                                   atol=rtol)
+    else:
+        np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("task", sorted(DATA))
+@pytest.mark.parametrize("solver", sorted(SOLVERS))
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_same_training_as_scikit_learn(task, solver, shuffle):
+    X, y = DATA[task]
+    ours, theirs = estimator_pair(task, shuffle=shuffle, **SOLVERS[solver])
+    fit_quietly(ours, X, y)
+    fit_quietly(theirs, X, y)
+    assert_same_fit(ours, theirs, X)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "binary", "three_outputs"])
+@pytest.mark.parametrize("solver", ["nesterov", "adam"])
+def test_same_early_stopping_as_scikit_learn(task, solver):
+    X, y = DATA[task]
+    ours, theirs = estimator_pair(task, early_stopping=True, validation_fraction=0.2,
+                                  n_iter_no_change=3, max_iter=60, **SOLVERS[solver])
+    fit_quietly(ours, X, y)
+    fit_quietly(theirs, X, y)
+    assert_same_fit(ours, theirs, X)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "three_outputs"])
+def test_same_partial_fit_and_warm_start_as_scikit_learn(task):
+    X, y = DATA[task]
+    extra = {"classes": np.unique(y)} if task in CLASSIFICATION else {}
+    ours, theirs = estimator_pair(task, **SOLVERS["nesterov"])
+    for estimator in (ours, theirs):
+        for i in range(3):
+            fit_quietly(estimator, X, y, "partial_fit", **(extra if i == 0 else {}))
+    assert_same_fit(ours, theirs, X)
+    ours, theirs = estimator_pair(task, warm_start=True, max_iter=5, **SOLVERS["adam"])
+    for estimator in (ours, theirs):
+        fit_quietly(estimator, X, y)
+        estimator.set_params(learning_rate_init=0.002)
+        fit_quietly(estimator, X, y)
+    assert_same_fit(ours, theirs, X)
+
+
+def test_float32_stays_float32_and_close_to_scikit_learn():
+    X, y = IRIS
+    ours, theirs = estimator_pair("multiclass", **SOLVERS["nesterov"])
+    fit_quietly(ours, X.astype(np.float32), y)
+    fit_quietly(theirs, X.astype(np.float32), y)
+    assert all(W.dtype == np.float32 for W in ours.coefs_ + ours.intercepts_)
+    assert_same_fit(ours, theirs, X.astype(np.float32), rtol=1e-4)
+
+
+@pytest.mark.parametrize("solver", ["momentum", "invscaling", "adam"])
+@pytest.mark.parametrize("task", ["multiclass", "three_outputs"])
+def test_compiled_kernels_match_the_reference(monkeypatch, solver, task):
+    """The scikit-learn update kernels and the L2 penalty against fastnn.reference (1e-12)."""
+    X, y = DATA[task]
+    ours, _ = estimator_pair(task, shuffle=True, **SOLVERS[solver])
+    reference, _ = estimator_pair(task, shuffle=True, **SOLVERS[solver])
+    monkeypatch.setattr(reference, "_network_class", fastnn.reference.MLP)
+    fit_quietly(ours, X, y)
+    fit_quietly(reference, X, y)
+    assert isinstance(reference._net, fastnn.reference.MLP)
+    assert_same_fit(ours, reference, X, rtol=1e-12)
+
+
+@parametrize_with_checks([fastnn.MLPClassifier(), fastnn.MLPRegressor()])
+def test_scikit_learn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)
+        check(estimator)
+
+
+def test_model_selection_tools():
+    X, y = IRIS
+    model = make_pipeline(StandardScaler(), fastnn.MLPClassifier((10,), solver="sgd",
+                                                                 learning_rate_init=0.1,
+                                                                 max_iter=300, random_state=0))
+    scores = cross_val_score(model, X, y, cv=3)
+    assert scores.min() > 0.8
+    search = GridSearchCV(model, {"mlpclassifier__alpha": [1e-4, 1e-2],
+                                  "mlpclassifier__hidden_layer_sizes": [(5,), (10,)]}, cv=3)
+    fit_quietly(search, X, y)
+    assert search.best_score_ > 0.8
+    assert isinstance(search.best_estimator_[-1], fastnn.MLPClassifier)
+    X, y = DATA["one_output"]
+    regressor = make_pipeline(StandardScaler(), fastnn.MLPRegressor((20,), max_iter=500,
+                                                                    learning_rate_init=0.01,
+                                                                    random_state=0))
+    assert fit_quietly(regressor, X, y).score(X, y) > 0.9
+
+
+def test_pickle_round_trip_keeps_predictions_and_training_state():
+    X, y = IRIS
+    model = fit_quietly(fastnn.MLPClassifier((6,), solver="sgd", max_iter=5, random_state=0), X, y)
+    copy = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(copy.predict_proba(X), model.predict_proba(X))
+    fit_quietly(model, X, y, "partial_fit")
+    fit_quietly(copy, X, y, "partial_fit")
+    np.testing.assert_array_equal(copy.coefs_[0], model.coefs_[0])
+
+
+def test_coefs_set_by_the_user_are_used():
+    X, y = IRIS
+    model = fit_quietly(fastnn.MLPClassifier((6,), max_iter=5, random_state=0), X, y)
+    model.coefs_[-1][...] = 0
+    model.intercepts_[-1][...] = 0
+    np.testing.assert_allclose(model.predict_proba(X), 1 / 3)
+
+
+def test_verbose_prints_like_scikit_learn(capsys):
+    X, y = IRIS
+    ours, theirs = estimator_pair("multiclass", max_iter=3, verbose=True, **SOLVERS["nesterov"])
+    fit_quietly(ours, X, y)
+    printed_by_ours = capsys.readouterr().out
+    fit_quietly(theirs, X, y)
+    assert printed_by_ours == capsys.readouterr().out
+    assert printed_by_ours.startswith("Iteration 1, loss = ")
+
+
+def test_partial_fit_rules():
+    X, y = IRIS
+    with pytest.raises(ValueError, match="classes"):
+        fastnn.MLPClassifier().partial_fit(X, y)
+    assert not hasattr(fastnn.MLPClassifier(solver="lbfgs"), "partial_fit")
+    assert not hasattr(fastnn.MLPRegressor(solver="lbfgs"), "partial_fit")
+    with pytest.raises(ValueError, match="early_stopping"):
+        fastnn.MLPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
+
+
+def test_divergence_raises_and_leaves_the_weights():
+    X, y = DATA["one_output"]
+    model = fit_quietly(fastnn.MLPRegressor((8,), solver="sgd", max_iter=2, random_state=0), X, y)
+    before = [W.copy() for W in model.coefs_]
+    model.set_params(learning_rate_init=1e3, warm_start=True, max_iter=50)
+    with pytest.raises(ValueError, match="non-finite"):
+        fit_quietly(model, X * 1e3, y)
+    for W, old in zip(model.coefs_, before):
+        np.testing.assert_array_equal(W, old)
+
+
+BAD_PARAMS = [
+    ("hidden_layer_sizes", 0, ValueError), ("hidden_layer_sizes", (5, -1), ValueError),
+    ("hidden_layer_sizes", "5", TypeError), ("hidden_layer_sizes", (2.5,), TypeError),
+    ("activation", "softmax", ValueError), ("solver", "rmsprop", ValueError),
+    ("alpha", -1.0, ValueError), ("batch_size", 0, ValueError), ("batch_size", "all", TypeError),
+    ("learning_rate", "cosine", ValueError), ("learning_rate_init", 0.0, ValueError),
+    ("power_t", -0.5, ValueError), ("max_iter", 0, ValueError), ("shuffle", "yes", TypeError),
+    ("tol", float("nan"), ValueError), ("verbose", "loud", TypeError),
+    ("warm_start", None, TypeError), ("momentum", 1.5, ValueError),
+    ("nesterovs_momentum", 1.0, TypeError), ("early_stopping", "no", TypeError),
+    ("validation_fraction", 1.0, ValueError), ("beta_1", 1.0, ValueError),
+    ("beta_2", -0.1, ValueError), ("epsilon", 0.0, ValueError),
+    ("n_iter_no_change", 0, ValueError), ("max_fun", 0, ValueError),
+]
+
+
+@pytest.mark.parametrize("name, value, error", BAD_PARAMS,
+                         ids=[f"{name}={value!r}" for name, value, _ in BAD_PARAMS])
+@pytest.mark.parametrize("kind", ["MLPClassifier", "MLPRegressor"])
+def test_bad_parameters_are_named(kind, name, value, error):
+    X, y = IRIS
+    model = fit_quietly(getattr(fastnn, kind)((4,), max_iter=2, random_state=0, warm_start=True),
+                        X, y)
+    before = [W.copy() for W in model.coefs_]
+    model.set_params(**{name: value})
+    with pytest.raises(error, match=name):
+        model.fit(X, y)
+    for W, old in zip(model.coefs_, before):
+        np.testing.assert_array_equal(W, old)
+
+
+def test_regressor_rejects_losses_it_does_not_have():
+    with pytest.raises(ValueError, match="loss"):
+        fastnn.MLPRegressor(loss="poisson").fit(*DATA["one_output"])
+
+
+def test_fastnn_imports_without_scikit_learn():
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "import fastnn\n"
+            "try:\n    fastnn.MLPClassifier\nexcept ImportError as e:\n    print('ImportError:', e)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "ImportError: fastnn.MLPClassifier needs scikit-learn" in result.stdout
