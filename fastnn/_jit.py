@@ -9,8 +9,8 @@ import numba
 # x - x to 0 under nsz + reassoc, which is how numba's np.isfinite works: test finiteness in
 # kernels with a comparison, abs(x) < inf.)
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
-# Without reassoc, for code whose order of operations is its accuracy (the exp and tanh of
-# fastnn.kernels.elementary): LLVM keeps each instruction's flags when it inlines it.
+# Without reassoc, for code whose order of operations is its accuracy (the exp, tanh and log1p
+# of fastnn.kernels.elementary): LLVM keeps each instruction's flags when it inlines it.
 ORDERED_FASTMATH = FASTMATH - {"reassoc"}
 # x / 0 gives inf or NaN as in NumPy: no check that raises ZeroDivisionError, whose branch
 # would stop a loop with a division (a sigmoid, say) vectorising.
@@ -48,8 +48,9 @@ def kernel(function=None, *, inline=False):
     """Decorator for every compiled kernel: ``@kernel``.
 
     ``@kernel(inline=True)`` inlines the kernel into its compiled callers (numba's
-    inline="always"): for a helper called per row or per layer, where a call passing a few
-    arrays costs about 0.1 us (each array goes as 7 words, with reference counting).
+    inline="always"): for a helper called inside a hot compiled loop (the optimizer update
+    after every batch), where a call passing a few arrays costs about 0.1 us (each array goes
+    as 7 words, with reference counting).
     """
     if function is None:
         return functools.partial(kernel, inline=inline)

@@ -1,8 +1,9 @@
 """Whole passes over the data in one compiled call: forward, loss_and_grad and training epochs.
 
 X (n x sizes[0]) and T (n x sizes[-1]) are C-contiguous in the model's dtype. Rows are taken
-in ``order`` when ``shuffled``, else in storage order. Blocks of one row are the per-sample
-path (plain loops, no BLAS call); larger blocks are the batched path.
+in ``order`` when ``shuffled``, else in storage order. Training batches of a few rows run
+fused in fastnn.kernels.per_sample; here, blocks of one row take plain loops (no BLAS call),
+larger blocks the batched path.
 """
 import numpy as np
 
