@@ -32,6 +32,12 @@ def vlog1p(x):
     return np.log1p(x)
 
 
+def _layout(float_type):
+    """(LLVM integer type of the same width, mantissa bits, exponent bias) of a float type."""
+    bits = float_type.bitwidth
+    return (ir.IntType(bits),) + ((52, 1023) if bits == 64 else (23, 127))
+
+
 @intrinsic
 def _pow2(typingctx, n):
     """2**n for a float n holding an integer in the normal exponent range (bits set
@@ -40,9 +46,7 @@ def _pow2(typingctx, n):
         return None
 
     def codegen(context, builder, signature, args):
-        bits = n.bitwidth
-        mantissa, bias = (52, 1023) if bits == 64 else (23, 127)
-        int_type = ir.IntType(bits)
+        int_type, mantissa, bias = _layout(n)
         exponent = builder.add(builder.fptosi(args[0], int_type), ir.Constant(int_type, bias))
         field = builder.shl(exponent, ir.Constant(int_type, mantissa))
         return builder.bitcast(field, context.get_value_type(n))
@@ -58,9 +62,7 @@ def _mantissa(typingctx, y):
         return None
 
     def codegen(context, builder, signature, args):
-        bits = y.bitwidth
-        mantissa, bias = (52, 1023) if bits == 64 else (23, 127)
-        int_type = ir.IntType(bits)
+        int_type, mantissa, bias = _layout(y)
         field = builder.and_(builder.bitcast(args[0], int_type),
                              ir.Constant(int_type, (1 << mantissa) - 1))
         field = builder.or_(field, ir.Constant(int_type, bias << mantissa))
@@ -76,9 +78,7 @@ def _exponent(typingctx, y):
         return None
 
     def codegen(context, builder, signature, args):
-        bits = y.bitwidth
-        mantissa, bias = (52, 1023) if bits == 64 else (23, 127)
-        int_type = ir.IntType(bits)
+        int_type, mantissa, bias = _layout(y)
         field = builder.lshr(builder.bitcast(args[0], int_type), ir.Constant(int_type, mantissa))
         exponent = builder.sub(field, ir.Constant(int_type, bias))
         return builder.sitofp(exponent, context.get_value_type(y))
