@@ -263,52 +263,40 @@ class Network:
 
         history = History()
         started = time.perf_counter()
-        progress = reporter(epochs, n) if verbose else None
-        try:
-            self._fit_chunks(X, T, loss, optimizer, epochs, batch_size, shuffled, rng,
-                             reduction == "mean", l2, hyper, state, step, saved, history,
-                             progress, callback)
-        finally:
-            if progress is not None:
-                progress.close()
+        with reporter(epochs, n, verbose) as progress:
+            chunk, done = 1, 0
+            while done < epochs:
+                count = min(chunk, epochs - done)
+                if shuffled:
+                    orders = np.stack([rng.permutation(n) for _ in range(count)])
+                else:
+                    orders = np.empty((count, 0), np.int64)
+                chunk_started = time.perf_counter()
+                losses, _ = self._train_epochs(X, T, orders, shuffled, batch_size,
+                                               reduction == "mean", l2, loss, optimizer.code,
+                                               state, hyper, step)
+                seconds = time.perf_counter() - chunk_started
+                if not (np.isfinite(losses[-1]) and np.isfinite(self._params).all()):
+                    self._params[...], state[...], step[...] = saved
+                    what = (f"the loss became {losses[-1]}" if not np.isfinite(losses[-1])
+                            else "the parameters overflowed")
+                    raise FloatingPointError(
+                        f"training diverged in epoch {done + len(losses) - 1}: {what}; "
+                        "parameters and optimizer state are restored to what they were before "
+                        "fit (try a smaller lr)")
+                progress.update(done, losses, seconds)
+                for i, value in enumerate(losses):
+                    history.loss.append(float(value))
+                    if callback is not None and callback(done + i, float(value)) is False:
+                        history.seconds = time.perf_counter() - started
+                        return history
+                done += count
+                if callback is None:
+                    chunk = max(1, int(count * CHUNK_SECONDS / max(seconds, 1e-9)))
+                    if shuffled:
+                        chunk = max(1, min(chunk, MAX_SHUFFLED_CHUNK_ROWS // n))
         history.seconds = time.perf_counter() - started
         return history
-
-    def _fit_chunks(self, X, T, loss, optimizer, epochs, batch_size, shuffled, rng, mean, l2,
-                    hyper, state, step, saved, history, progress, callback):
-        """fit's loop: epochs in compiled chunks of about CHUNK_SECONDS, then the divergence
-        check, verbose output and callbacks of each chunk."""
-        n = X.shape[0]
-        chunk, done = 1, 0
-        while done < epochs:
-            count = min(chunk, epochs - done)
-            if shuffled:
-                orders = np.stack([rng.permutation(n) for _ in range(count)])
-            else:
-                orders = np.empty((count, 0), np.int64)
-            chunk_started = time.perf_counter()
-            losses, _ = self._train_epochs(X, T, orders, shuffled, batch_size, mean, l2, loss,
-                                           optimizer.code, state, hyper, step)
-            seconds = time.perf_counter() - chunk_started
-            if not (np.isfinite(losses[-1]) and np.isfinite(self._params).all()):
-                self._params[...], state[...], step[...] = saved
-                what = (f"the loss became {losses[-1]}" if not np.isfinite(losses[-1])
-                        else "the parameters overflowed")
-                raise FloatingPointError(
-                    f"training diverged in epoch {done + len(losses) - 1}: {what}; parameters "
-                    "and optimizer state are restored to what they were before fit (try a "
-                    "smaller lr)")
-            if progress is not None:
-                progress.update(done, losses, seconds)
-            for i, value in enumerate(losses):
-                history.loss.append(float(value))
-                if callback is not None and callback(done + i, float(value)) is False:
-                    return
-            done += count
-            if callback is None:
-                chunk = max(1, int(count * CHUNK_SECONDS / max(seconds, 1e-9)))
-                if shuffled:
-                    chunk = max(1, min(chunk, MAX_SHUFFLED_CHUNK_ROWS // n))
 
     # ----------------------------------------------------------------- persistence
     def save(self, path):

@@ -9,8 +9,11 @@ MAX_EPOCH_LINES = 200
 BAR_WIDTH = 30
 
 
-def reporter(epochs, n_samples):
-    """The verbose output for a fit of ``epochs`` epochs over ``n_samples`` samples."""
+def reporter(epochs, n_samples, verbose):
+    """The output of a fit of ``epochs`` epochs over ``n_samples`` samples (none unless
+    ``verbose``), as a context manager that closes it however training ends."""
+    if not verbose:
+        return Silent()
     if epochs <= MAX_EPOCH_LINES:
         return EpochLines()
     try:
@@ -20,7 +23,24 @@ def reporter(epochs, n_samples):
     return TqdmBar(tqdm, epochs, n_samples)
 
 
-class EpochLines:
+class Silent:
+    """No output; the base of the others: ``update`` after each compiled chunk of epochs,
+    ``close`` at the end (on leaving the ``with`` block)."""
+
+    def update(self, first_epoch, losses, seconds):
+        pass
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+class EpochLines(Silent):
     """Tutorial 002's line per epoch: `` Epoch: e, loss: L, Time: s``."""
 
     def update(self, first_epoch, losses, seconds):
@@ -28,11 +48,8 @@ class EpochLines:
         for i, loss in enumerate(losses):
             print(f" Epoch: {first_epoch + i}, loss: {loss:.8f}, Time: {per_epoch:.4f}s")
 
-    def close(self):
-        pass
 
-
-class LineBar:
+class LineBar(Silent):
     """``Epoch 1200/100000 [###.......] loss 0.0123, 4,512,000 samples/s`` on one line."""
 
     def __init__(self, epochs, n_samples):
@@ -53,7 +70,7 @@ class LineBar:
         sys.stdout.flush()
 
 
-class TqdmBar:
+class TqdmBar(Silent):
     """A tqdm bar over epochs with the loss and samples/s after it."""
 
     def __init__(self, tqdm, epochs, n_samples):
