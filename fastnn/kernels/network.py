@@ -39,14 +39,16 @@ def block_start(sizes, block_rows, layer):
 
 
 @kernel
-def add_weight_penalty(l2, scale, params, grad, sizes, w_off):
-    """grad_W += scale * l2 * W for the weights of every layer (biases are left alone):
-    the gradient of the penalty 1/2 l2 sum ||W||^2. Returns sum ||W||^2 (float64)."""
+def add_weight_penalty(l2, scale, params, grad, sizes, w_off, lo, hi):
+    """grad_W += scale * l2 * W for the weights of every layer (biases are left alone) among
+    parameters lo..hi-1: the gradient of the penalty 1/2 l2 sum ||W||^2. Returns their sum
+    of W^2 (float64)."""
     factor = scale * l2
     squares = 0.0
     for layer in range(sizes.size - 1):
-        start = w_off[layer]
-        for i in range(start, start + sizes[layer] * sizes[layer + 1]):
+        start = max(w_off[layer], lo)
+        stop = min(w_off[layer] + sizes[layer] * sizes[layer + 1], hi)
+        for i in range(start, stop):
             w = params[i]
             squares += w * w
             grad[i] += factor * w

@@ -96,8 +96,9 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
                                      loss_code, block_rows, acts, deltas, z_out, x_buf, t_buf)
             if l2 != 0:
                 penalties += half_l2 * add_weight_penalty(l2, scale, params, grad, sizes,
-                                                          w_off)
-            apply_update(opt_code, params, grad, opt_state, hyper, opt_step)
+                                                          w_off, 0, params.size)
+            opt_step[0] += 1
+            apply_update(opt_code, params, grad, opt_state, hyper, opt_step[0], 0, params.size)
         total += penalties
         epoch_losses[epoch] = total / n
         epoch_penalties[epoch] = penalties / n
