@@ -44,17 +44,19 @@ def _drop_stale_cache(dispatcher):
         pass
 
 
-def kernel(function=None, *, inline=False):
+def kernel(function=None, *, inline=False, parallel=False):
     """Decorator for every compiled kernel: ``@kernel``.
 
     ``@kernel(inline=True)`` inlines the kernel into its compiled callers (numba's
     inline="always"): for a helper called inside a hot compiled loop (the optimizer update
     after every batch), where a call passing a few arrays costs about 0.1 us (each array goes
     as 7 words, with reference counting).
+    ``@kernel(parallel=True)``: its ``numba.prange`` loops run on numba's threads
+    (fastnn.threads says how many).
     """
     if function is None:
-        return functools.partial(kernel, inline=inline)
+        return functools.partial(kernel, inline=inline, parallel=parallel)
     dispatcher = numba.njit(cache=True, fastmath=FASTMATH, nogil=True, error_model=ERROR_MODEL,
-                            inline="always" if inline else "never")(function)
+                            inline="always" if inline else "never", parallel=parallel)(function)
     _drop_stale_cache(dispatcher)
     return dispatcher

@@ -16,7 +16,7 @@ FLOAT32_PROBE = textwrap.dedent("""
     calls = [(activate, (0, v, v, 3)), (multiply_derivative, (0, v, v)),
              (dense_forward, (A, W, v[:2], Z)),
              (dense_backward, (A, Z, W, W.copy(), v[:2], A.copy(), W.copy(), False, True)),
-             (sgd_update, (v, v.copy(), v.copy(), f32(0.1), f32(0.9), f32(0), False))]
+             (sgd_update, (v, v.copy(), v.copy(), f32(0.1), f32(0.9), f32(0), False, 0, 6))]
     for kernel, args in calls:
         for code in range(5):  # every activation code where the kernel takes one
             kernel(*((code,) + args[1:] if isinstance(args[0], int) else args))
@@ -69,6 +69,24 @@ def test_cached_kernels_are_dropped_when_any_kernel_source_changes(tmp_path):
         stamp.write_text("sources of an older fastnn")
     assert "index saved" in run_logged(code, tmp_path, debug)      # stale: recompiled
     assert {p.read_text() for p in stamps} != {"sources of an older fastnn"}
+
+
+PARTS_FIT = textwrap.dedent("""
+    import numpy as np, fastnn, fastnn.model
+    fastnn.model.batch_parts = lambda batch_size, sizes: 2
+    X = np.random.default_rng(0).normal(size=(64, 8))
+    net = fastnn.MLP([8, 16, 3], output="softmax", seed=0)
+    print(net.fit(X, np.arange(64) % 3, loss="cross_entropy", epochs=3, batch_size=32, seed=0).loss)
+""")
+
+
+def test_threaded_kernel_cold_and_warm(tmp_path):
+    """The parallel kernel (numba parallel=True) is cached and loaded again like the others."""
+    cold = run_logged(PARTS_FIT, tmp_path, dict(NUMBA_DEBUG_CACHE="1"))
+    assert "index saved" in cold and "train_parts" in cold
+    warm = run_logged(PARTS_FIT, tmp_path, dict(NUMBA_DEBUG_CACHE="1"))
+    assert "index saved" not in warm
+    assert cold.splitlines()[-1] == warm.splitlines()[-1]
 
 
 def run_logged(code, cache_dir, extra_env):

@@ -1,0 +1,119 @@
+"""Threads for the batched path: how many parts a batch splits into, and whether the parts
+run on threads now or one after another.
+
+A batch with enough work splits into one part per usable core (fastnn.kernels.parallel);
+the split alone fixes the arithmetic, so a model trains to the same bits whether its parts
+run on threads or not. Whether they do is measured, not assumed: on a 2-core machine where
+another process keeps one core busy, a batch of 45 us on 2 threads took 5-7x longer than on
+one (a thread that has lost its core holds up every batch), the collapse PyTorch's and
+OpenBLAS's own thread pools show there. So each training shape runs both ways, keeps the
+faster, and tries the other again now and then (fastnn.threads.ThreadChoice).
+
+BLAS runs on one thread meanwhile (threadpoolctl): OpenBLAS's own threads, spinning while
+they wait for work, took the second core from the parts' threads (W6: 450k samples/s with
+them, 920k without).
+"""
+import functools
+import os
+
+import numba
+import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS the kernels call, for threadpoolctl)
+from threadpoolctl import ThreadpoolController
+
+from .kernels.dense import BLAS_MIN_ROWS
+from .kernels.parallel import thread_probe
+
+PARALLEL_MIN_FLOPS = 1_000_000
+"""A batch splits only when training it takes at least this many floating-point operations
+(forward and backward, about 6 per weight per row): about 15 us of BLAS on one core, against
+about 2 us to start the threads twice per batch (numba's OpenMP layer)."""
+
+
+def usable_threads():
+    """Threads numba may run here: its thread count, but no more than the cores this
+    process may use."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(numba.get_num_threads(), cores))
+
+
+@functools.cache
+def threading_layer():
+    """The layer numba runs its threads on ("omp", "tbb" or "workqueue")."""
+    thread_probe(np.zeros(2))
+    return numba.threading_layer()
+
+
+def batch_parts(batch_size, sizes):
+    """How many parts each batch of ``batch_size`` rows splits into: one per usable thread,
+    each of at least BLAS_MIN_ROWS rows, when the batch has PARALLEL_MIN_FLOPS of work;
+    else 1 (fastnn.kernels.training's single-thread path). Never with numba's workqueue
+    layer, which takes about 20 us to start threads (OpenMP about 2 us)."""
+    threads = usable_threads()
+    flops = 6 * batch_size * sum(k * n for k, n in zip(sizes[:-1], sizes[1:]))
+    parts = min(threads, batch_size // BLAS_MIN_ROWS)
+    if parts < 2 or flops < PARALLEL_MIN_FLOPS or threading_layer() == "workqueue":
+        return 1
+    return parts
+
+
+@functools.cache
+def _blas_controller():
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """Context manager: BLAS libraries on one thread inside."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+class ThreadChoice:
+    """Whether a training shape runs its parts on threads, by the throughput each way.
+
+    Each way runs first until measured once. Then the faster one runs, and the slower one is
+    tried again (a probe: the caller runs one epoch that way) after ``PROBE_EVERY`` calls,
+    then after twice as many each time it is still slower, so a machine whose load changes
+    is followed without paying for many slow calls.
+    """
+
+    PROBE_EVERY = 8
+    MAX_PROBE_EVERY = 256
+
+    def __init__(self):
+        self.rate = {True: None, False: None}
+        self.since_probe = 0
+        self.probe_every = self.PROBE_EVERY
+
+    def best(self):
+        """The way to run now, and whether that call is a probe."""
+        for way in (True, False):
+            if self.rate[way] is None:
+                return way, False
+        best = self.rate[True] >= self.rate[False]
+        self.since_probe += 1
+        if self.since_probe >= self.probe_every:
+            self.since_probe = 0
+            return not best, True
+        return best, False
+
+    def record(self, threaded, probe, samples, seconds):
+        """A call ran ``samples`` sample-steps in ``seconds`` (on threads or not; a probe or
+        not). Calls that compiled or loaded code are not recorded."""
+        was_best = self.rate[True] is not None and self.rate[True] >= (self.rate[False] or 0)
+        self.rate[threaded] = samples / max(seconds, 1e-9)
+        if probe:
+            now_best = self.rate[True] >= self.rate[False]
+            self.probe_every = (self.PROBE_EVERY if now_best != was_best
+                                else min(2 * self.probe_every, self.MAX_PROBE_EVERY))
+
+
+_CHOICES = {}
+
+
+def choice_for(key):
+    """The ThreadChoice of one training shape (sizes, batch size, dtype, ...): the load on
+    the machine is shared, but each shape's speed either way is its own."""
+    return _CHOICES.setdefault(key, ThreadChoice())

@@ -1,0 +1,202 @@
+"""The batched path split into parts on threads (fastnn.kernels.parallel, fastnn.threads):
+against the reference, the same bits on threads or not, and the choice between the two."""
+import numba
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+import fastnn
+import fastnn.model
+from fastnn import _registry as reg
+from fastnn import threads
+
+from conftest import OUTPUT_LOSS_PAIRS, assert_matches, make_data, model_pair
+
+DTYPES = [np.float64, np.float32]
+OPTIMIZERS = {
+    "mild": lambda: fastnn.SGD(lr=0.01, momentum=0.5),
+    "momentum": lambda: fastnn.SGD(lr=0.05, momentum=0.9),
+    "nesterov_decay": lambda: fastnn.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+    "adam": lambda: fastnn.Adam(lr=0.01, weight_decay=0.01),
+}
+
+
+@pytest.fixture
+def parts(monkeypatch):
+    """Split every batch into ``n`` parts: parts(n); threaded=None lets fastnn choose."""
+    def split(n, threaded=None):
+        monkeypatch.setattr(fastnn.model, "batch_parts", lambda batch_size, sizes: n)
+        if threaded is not None:
+            monkeypatch.setattr(threads.ThreadChoice, "best", lambda self: (threaded, False))
+    return split
+
+
+def fit_both(fast, ref, X, Y, optimizer, **fit_args):
+    opt_fast, opt_ref = OPTIMIZERS[optimizer](), OPTIMIZERS[optimizer]()
+    h_fast = fast.fit(X, Y, optimizer=opt_fast, seed=3, **fit_args)
+    h_ref = ref.fit(X, Y, optimizer=opt_ref, seed=3, **fit_args)
+    return h_fast, h_ref, opt_fast, opt_ref
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hidden", reg.HIDDEN_ACTIVATIONS)
+@pytest.mark.parametrize("output,loss", OUTPUT_LOSS_PAIRS)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("threaded", [True, False])
+def test_every_activation_and_loss(parts, dtype, hidden, output, loss, bias, threaded):
+    """One step, then three shuffled epochs of batches of 20 in 2 parts (the last batch short),
+    against the reference."""
+    parts(2, threaded)
+    sizes = [5, 9, 6, 3]
+    for reduction in reg.REDUCTIONS:
+        fast, ref = model_pair(sizes, hidden, output, bias, dtype, seed=31)
+        X, Y = make_data(47, sizes, output, loss, seed=32, dtype=dtype)
+        args = dict(loss=loss, batch_size=20, shuffle=True, reduction=reduction)
+        fit_both(fast, ref, X[:20], Y[:20], "mild", epochs=1, **args)
+        assert_matches(fast._params, ref._params, dtype)
+        h_fast, h_ref, _, _ = fit_both(fast, ref, X, Y, "mild", epochs=3, **args)
+        assert_matches(h_fast.loss, h_ref.loss, dtype)
+        assert_matches(fast._params, ref._params, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_parts", [2, 3])
+@pytest.mark.parametrize("optimizer", sorted(set(OPTIMIZERS) - {"mild"}))
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("l2", [0.0, 0.1])
+@pytest.mark.parametrize("batch_size", [16, 37, None])
+def test_parts_optimizers_and_penalty(parts, dtype, n_parts, optimizer, shuffle, l2, batch_size):
+    """Any number of parts (3 on 2 threads too), batches that do not divide evenly, the full
+    batch, every optimizer, l2: losses, parameters and optimizer state agree with the
+    reference."""
+    parts(n_parts)
+    sizes = [12, 40, 24, 4]
+    fast, ref = model_pair(sizes, "relu", "softmax", True, dtype, seed=33)
+    X, Y = make_data(90, sizes, "softmax", "cross_entropy", seed=34, dtype=dtype)
+    h_fast, h_ref, opt_fast, opt_ref = fit_both(
+        fast, ref, X, Y, optimizer, loss="cross_entropy", epochs=4 if dtype == np.float64 else 1,
+        batch_size=batch_size, shuffle=shuffle, reduction="mean", l2=l2)
+    assert_matches(h_fast.loss, h_ref.loss, dtype)
+    assert_matches(fast._params, ref._params, dtype)
+    assert_matches(opt_fast._state, opt_ref._state, dtype)
+    assert opt_fast.steps == opt_ref.steps
+
+
+def test_parts_smaller_than_a_block(parts, monkeypatch):
+    """Parts of more rows than a block (fastnn.model.BLOCK_ROWS) accumulate block by block."""
+    parts(2)
+    monkeypatch.setattr(fastnn.model, "BLOCK_ROWS", 8)
+    sizes = [6, 10, 3]
+    fast, ref = model_pair(sizes, "tanh", "softmax", True, np.float64, seed=35)
+    X, Y = make_data(70, sizes, "softmax", "cross_entropy", seed=36)
+    h_fast, h_ref, _, _ = fit_both(fast, ref, X, Y, "momentum", loss="cross_entropy", epochs=3,
+                                   batch_size=50, shuffle=True)
+    assert_matches(h_fast.loss, h_ref.loss)
+    assert_matches(fast._params, ref._params)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_threads_or_not_give_the_same_bits(parts, monkeypatch, dtype):
+    """The split fixes the arithmetic: on threads, one after another, or switching between
+    the two every epoch, training ends on identical bits."""
+    sizes = [64, 128, 64, 10]
+    X, Y = make_data(300, sizes, "softmax", "cross_entropy", seed=37, dtype=dtype)
+    results = []
+    for threaded in (True, False, "alternate"):
+        if threaded == "alternate":
+            parts(2)
+            calls = iter(range(1000))  # each a probe, so one epoch each
+            monkeypatch.setattr(threads.ThreadChoice, "best",
+                                lambda self: (next(calls) % 2 == 0, True))
+        else:
+            parts(2, threaded)
+        net = fastnn.MLP(sizes, hidden="relu", output="softmax", seed=38, dtype=dtype)
+        history = net.fit(X, Y, loss="cross_entropy", optimizer=fastnn.SGD(lr=0.05, momentum=0.9),
+                          epochs=5, batch_size=32, shuffle=True, seed=1, reduction="mean")
+        results.append((net._params.copy(), history.loss))
+    for params, loss in results[1:]:
+        np.testing.assert_array_equal(params, results[0][0])
+        np.testing.assert_array_equal(loss, results[0][1])
+
+
+def test_divergence_is_caught_on_threads(parts):
+    parts(2, True)
+    X, Y = make_data(64, [3, 20, 1], "linear", "squared_error", seed=39)
+    net = fastnn.MLP([3, 20, 1], output="linear", seed=0)
+    before = net._params.copy()
+    with pytest.raises(FloatingPointError):
+        net.fit(X, Y * 1e6, optimizer=fastnn.SGD(lr=10.0), epochs=50, batch_size=32)
+    np.testing.assert_array_equal(net._params, before)
+
+
+# --------------------------------------------------------------------------- the choices
+def test_which_batches_split(monkeypatch):
+    """Split only with 2+ usable threads, enough work and 8+ rows a part; never on numba's
+    workqueue layer."""
+    monkeypatch.setattr(threads, "usable_threads", lambda: 2)
+    monkeypatch.setattr(threads, "threading_layer", lambda: "omp")
+    w6 = [64, 128, 64, 10]
+    assert threads.batch_parts(32, w6) == 2
+    assert threads.batch_parts(15, w6) == 1            # parts of under 8 rows
+    assert threads.batch_parts(1000, [2, 10, 1]) == 1  # 180k flops a batch
+    assert threads.batch_parts(32, [25, 5, 10]) == 1
+    monkeypatch.setattr(threads, "usable_threads", lambda: 4)
+    assert threads.batch_parts(32, w6) == 4
+    assert threads.batch_parts(24, w6) == 3
+    monkeypatch.setattr(threads, "usable_threads", lambda: 1)
+    assert threads.batch_parts(32, w6) == 1
+    monkeypatch.setattr(threads, "usable_threads", lambda: 2)
+    monkeypatch.setattr(threads, "threading_layer", lambda: "workqueue")
+    assert threads.batch_parts(32, w6) == 1
+
+
+def test_usable_threads_follow_numba():
+    threads_before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        assert threads.usable_threads() == 1
+    finally:
+        numba.set_num_threads(threads_before)
+    assert 1 <= threads.usable_threads() <= numba.config.NUMBA_NUM_THREADS
+
+
+def test_blas_runs_on_one_thread_inside():
+    with threads.one_blas_thread():
+        assert all(lib["num_threads"] == 1 for lib in threadpool_info()
+                   if lib["user_api"] == "blas")
+
+
+def test_choice_measures_both_ways_then_keeps_the_faster():
+    choice = threads.ThreadChoice()
+    assert choice.best() == (True, False)
+    choice.record(True, False, 1000, 1.0)
+    assert choice.best() == (False, False)
+    choice.record(False, False, 500, 1.0)
+    ways = [choice.best() for _ in range(choice.PROBE_EVERY)]
+    assert ways[:-1] == [(True, False)] * (choice.PROBE_EVERY - 1)
+    assert ways[-1] == (False, True)  # a probe of the slower way
+
+
+def test_choice_follows_a_change_of_load():
+    """When threads collapse (another process took a core), the next call runs without them;
+    a probe that loses again waits twice as long; one that wins switches back."""
+    choice = threads.ThreadChoice()
+    choice.record(True, False, 1000, 1.0)
+    choice.record(False, False, 600, 1.0)
+    choice.record(True, False, 100, 1.0)   # threads collapsed
+    assert choice.best() == (False, False)
+    for _ in range(choice.PROBE_EVERY - 2):
+        choice.best()
+    assert choice.best() == (True, True)
+    choice.record(True, True, 90, 1.0)     # still slower: probe later
+    assert choice.probe_every == 2 * choice.PROBE_EVERY
+    ways = [choice.best() for _ in range(choice.probe_every)]
+    assert ways[-1] == (True, True) and set(ways[:-1]) == {(False, False)}
+    choice.record(True, True, 1100, 1.0)   # the load went away
+    assert choice.probe_every == choice.PROBE_EVERY
+    assert choice.best() == (True, False)
+
+
+def test_choice_per_training_shape():
+    assert threads.choice_for(("a", 1)) is threads.choice_for(("a", 1))
+    assert threads.choice_for(("a", 1)) is not threads.choice_for(("a", 2))
