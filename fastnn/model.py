@@ -46,7 +46,8 @@ class MLP(Network):
         scratch = np.empty_like(self._params)
         no_order = np.empty(0, np.int64)
         no_rows = np.empty(0, self._dtype)  # rows are read in order: no gather buffers
-        total = batch_loss_grad(X, T, no_order, False, 0, X.shape[0], scale, self._params, grad,
+        total = batch_loss_grad(X, T, no_order, False, 0, X.shape[0], X.shape[0], scale,
+                                self._params, grad,
                                 scratch, self._layer_sizes, self._w_off, self._b_off,
                                 *self._codes(), reg.LOSSES[loss], block_rows,
                                 *self._buffers(block_rows), no_rows, no_rows)
@@ -54,54 +55,65 @@ class MLP(Network):
 
     def _train_epochs(self, X, T, orders, shuffled, batch_size, mean, l2, loss, opt_code,
                       state, hyper, step):
-        n_parts = batch_parts(batch_size, self._sizes)
-        block_rows = min(-(-batch_size // n_parts), BLOCK_ROWS)
-        x_buf = np.empty((n_parts, block_rows * X.shape[1] if shuffled else 0), self._dtype)
-        t_buf = np.empty((n_parts, block_rows * T.shape[1] if shuffled else 0), self._dtype)
-        losses = np.empty(orders.shape[0])
-        penalties = np.empty(orders.shape[0])
-        grad = np.zeros_like(self._params)
-        arguments = (X, T, orders, shuffled, orders.shape[0], batch_size, mean,
-                     self._dtype.type(l2), self._params, grad)
+        n_parts = batch_parts(batch_size, self._sizes, BLOCK_ROWS)
+        part_rows = -(-batch_size // n_parts)
+        block_rows = min(batch_size, BLOCK_ROWS)
         model = (self._layer_sizes, self._w_off, self._b_off, *self._codes(), reg.LOSSES[loss],
-                 opt_code, state, hyper, step, block_rows)
+                 opt_code, state, hyper, step)
+        losses = np.empty(len(orders))
+        penalties = np.empty(len(orders))
+        grad = np.zeros_like(self._params)
+        scratch = np.empty_like(self._params)
+        buffers = self._buffers(block_rows) + self._row_buffers(shuffled, block_rows, X, T)
+
+        def epochs(first, count):
+            return (X, T, orders[first:first + count], shuffled, count, batch_size, mean,
+                    self._dtype.type(l2), self._params, grad)
+
         if n_parts == 1:
-            done = train_epochs(*arguments, np.empty_like(self._params), *model,
-                                *self._buffers(block_rows), x_buf[0], t_buf[0], losses,
-                                penalties)
+            done = train_epochs(*epochs(0, len(orders)), scratch, *model, block_rows, *buffers,
+                                losses, penalties, 1)
             return losses[:done], penalties[:done]
-        parts = [self._buffers(block_rows) for _ in range(n_parts)]
-        arrays = (np.zeros((n_parts, grad.size), self._dtype),
-                  np.empty((n_parts, grad.size), self._dtype), *model,
-                  *(np.stack(buffers) for buffers in zip(*parts)), x_buf, t_buf)
+        part_buffers = [self._buffers(part_rows) + self._row_buffers(shuffled, part_rows, X, T)
+                        for _ in range(n_parts)]
+        part_buffers = [np.stack(parts) for parts in zip(*part_buffers)]
+        part_grads = (np.zeros((n_parts, grad.size), self._dtype),
+                      np.empty((n_parts, grad.size), self._dtype))
         choice = choice_for((tuple(self._sizes), batch_size, self._dtype.name, n_parts))
         done = 0
-        while done < orders.shape[0]:
+        while done < len(orders):
             threaded, probe = choice.best()
-            count = 1 if probe else orders.shape[0] - done
-            ran, seconds = self._run_parts(
-                (X, T, orders[done:done + count], shuffled, count, *arguments[5:]), arrays,
-                losses[done:], penalties[done:],
-                min(n_parts, numba.config.NUMBA_NUM_THREADS) if threaded else 1)
-            if seconds is not None:
-                choice.record(threaded, probe, ran * X.shape[0], seconds)
+            count = 1 if probe else len(orders) - done
+            run = epochs(done, count)
+            results = (losses[done:], penalties[done:])
+            with one_blas_thread():
+                compiled = len(train_parts.signatures) + len(train_epochs.signatures)
+                started = time.perf_counter()
+                if threaded:
+                    ran = self._on_threads(n_parts, train_parts, *run, *part_grads, *model,
+                                           part_rows, *part_buffers, *results)
+                else:
+                    ran = train_epochs(*run, scratch, *model, block_rows, *buffers, *results,
+                                       n_parts)
+                seconds = time.perf_counter() - started
+            if len(train_parts.signatures) + len(train_epochs.signatures) == compiled:
+                choice.record(threaded, probe, ran * X.shape[0], seconds)  # not compiling
             done += ran
             if ran < count:  # stopped at a non-finite loss
                 break
         return losses[:done], penalties[:done]
 
+    def _row_buffers(self, shuffled, rows, X, T):
+        """Buffers for ``rows`` shuffled input and target rows gathered together."""
+        return (np.empty(rows * X.shape[1] if shuffled else 0, self._dtype),
+                np.empty(rows * T.shape[1] if shuffled else 0, self._dtype))
+
     @staticmethod
-    def _run_parts(run, arrays, losses, penalties, threads):
-        """train_parts on ``threads`` threads, BLAS on one; returns (epochs run, seconds),
-        seconds None when the call compiled or loaded code."""
-        numba_threads = numba.get_num_threads()
-        compiled = len(train_parts.signatures)
-        started = time.perf_counter()
-        with one_blas_thread():
+    def _on_threads(n_threads, compiled, *arguments):
+        """compiled(*arguments) with numba's parallel loops on ``n_threads`` threads."""
+        threads = numba.get_num_threads()
+        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            return compiled(*arguments)
+        finally:
             numba.set_num_threads(threads)
-            try:
-                done = train_parts(*run, *arrays, losses, penalties)
-            finally:
-                numba.set_num_threads(numba_threads)
-        seconds = time.perf_counter() - started
-        return done, None if len(train_parts.signatures) > compiled else seconds

@@ -1,13 +1,15 @@
 """Threads for the batched path: how many parts a batch splits into, and whether the parts
 run on threads now or one after another.
 
-A batch with enough work splits into one part per usable core (fastnn.kernels.parallel);
-the split alone fixes the arithmetic, so a model trains to the same bits whether its parts
-run on threads or not. Whether they do is measured, not assumed: on a 2-core machine where
-another process keeps one core busy, a batch of 45 us on 2 threads took 5-7x longer than on
-one (a thread that has lost its core holds up every batch), the collapse PyTorch's and
-OpenBLAS's own thread pools show there. So each training shape runs both ways, keeps the
-faster, and tries the other again now and then (fastnn.threads.ThreadChoice).
+A batch with enough work splits into one part per usable core (fastnn.kernels.parallel),
+and the split fixes the arithmetic: on one thread (fastnn.kernels.training.train_epochs
+with the same number of parts) float64 training ends on the same bits, float32 within
+rounding (OpenBLAS's sgemm rounds a row differently with 16 rows than with 32). Whether
+the parts run on threads is measured, not assumed: on this 2-core machine, with another
+process keeping one core busy, W6's batches on 2 threads ran at 67k-128k samples/s against
+720k on one (a thread that has lost its core holds up every batch), the collapse PyTorch's
+and OpenBLAS's own thread pools show there. So each training shape runs both ways, keeps
+the faster, and tries the other again now and then (ThreadChoice).
 
 BLAS runs on one thread meanwhile (threadpoolctl): OpenBLAS's own threads, spinning while
 they wait for work, took the second core from the parts' threads (W6: 450k samples/s with
@@ -47,15 +49,16 @@ def threading_layer():
     return numba.threading_layer()
 
 
-def batch_parts(batch_size, sizes):
+def batch_parts(batch_size, sizes, block_rows):
     """How many parts each batch of ``batch_size`` rows splits into: one per usable thread,
-    each of at least BLAS_MIN_ROWS rows, when the batch has PARALLEL_MIN_FLOPS of work;
-    else 1 (fastnn.kernels.training's single-thread path). Never with numba's workqueue
-    layer, which takes about 20 us to start threads (OpenMP about 2 us)."""
+    each of BLAS_MIN_ROWS to ``block_rows`` rows, when the batch has PARALLEL_MIN_FLOPS of
+    work; else 1 (fastnn.kernels.training's single-thread path, unsplit). Never with numba's
+    workqueue layer, which takes about 20 us to start threads (OpenMP about 2 us)."""
     threads = usable_threads()
     flops = 6 * batch_size * sum(k * n for k, n in zip(sizes[:-1], sizes[1:]))
     parts = min(threads, batch_size // BLAS_MIN_ROWS)
-    if parts < 2 or flops < PARALLEL_MIN_FLOPS or threading_layer() == "workqueue":
+    if (parts < 2 or flops < PARALLEL_MIN_FLOPS or -(-batch_size // parts) > block_rows
+            or threading_layer() == "workqueue"):
         return 1
     return parts
 

@@ -14,8 +14,8 @@ FLOAT32_PROBE = textwrap.dedent("""
     f32 = np.float32
     v = np.ones(6, f32); A = np.ones((2, 3), f32); W = np.ones((3, 2), f32); Z = np.ones((2, 2), f32)
     calls = [(activate, (0, v, v, 3)), (multiply_derivative, (0, v, v)),
-             (dense_forward, (A, W, v[:2], Z)),
-             (dense_backward, (A, Z, W, W.copy(), v[:2], A.copy(), W.copy(), False, True)),
+             (dense_forward, (A, W, v[:2], Z, 2)),
+             (dense_backward, (A, Z, W, W.copy(), v[:2], A.copy(), W.copy(), v[:2].copy(), False, True, 2)),
              (sgd_update, (v, v.copy(), v.copy(), f32(0.1), f32(0.9), f32(0), False, 0, 6))]
     for kernel, args in calls:
         for code in range(5):  # every activation code where the kernel takes one
@@ -73,7 +73,7 @@ def test_cached_kernels_are_dropped_when_any_kernel_source_changes(tmp_path):
 
 PARTS_FIT = textwrap.dedent("""
     import numpy as np, fastnn, fastnn.model
-    fastnn.model.batch_parts = lambda batch_size, sizes: 2
+    fastnn.model.batch_parts = lambda batch_size, sizes, block_rows: 2
     X = np.random.default_rng(0).normal(size=(64, 8))
     net = fastnn.MLP([8, 16, 3], output="softmax", seed=0)
     print(net.fit(X, np.arange(64) % 3, loss="cross_entropy", epochs=3, batch_size=32, seed=0).loss)

@@ -24,11 +24,14 @@ def use_blas(m, k, n):
 
 
 @kernel
-def dense_forward(A, W, b, Z):
-    """Z = A W + b (A: m x k, W: k x n, b: n or empty for no bias, Z: m x n)."""
+def dense_forward(A, W, b, Z, part_rows):
+    """Z = A W + b (A: m x k, W: k x n, b: n or empty for no bias, Z: m x n), by BLAS or by
+    loops as for ``part_rows`` rows (so the rows of a part come out the same whether the
+    part runs alone or in a block of several; BLAS gives each row the same result whatever m).
+    """
     m, k = A.shape
     n = W.shape[1]
-    if use_blas(m, k, n):
+    if use_blas(min(m, part_rows), k, n):
         np.dot(A, W, Z)
     else:
         zero = Z.dtype.type(0.0)
@@ -45,45 +48,69 @@ def dense_forward(A, W, b, Z):
                 Z[i, j] += b[j]
 
 
-@kernel
-def dense_backward(A, D, W, dW, db, D_in, scratch, accumulate, need_input_delta):
-    """dW (+)= A^T D, db (+)= sum over rows of D, and D_in = D W^T if ``need_input_delta``.
-
-    ``accumulate`` adds to dW/db (a batch split into blocks) instead of overwriting them;
-    ``scratch`` (shaped like dW) holds the BLAS product before it is added.
-    """
+@kernel(inline=True)
+def weight_gradient(A, D, dW):
+    """dW = A^T D."""
     m, k = A.shape
-    n = W.shape[1]
-    zero = W.dtype.type(0.0)
+    n = D.shape[1]
     if use_blas(m, k, n):
-        if accumulate:
-            np.dot(A.T, D, scratch)
-            for p in range(k):
-                for j in range(n):
-                    dW[p, j] += scratch[p, j]
-        else:
-            np.dot(A.T, D, dW)
+        np.dot(A.T, D, dW)
     else:
-        if not accumulate:
-            for p in range(k):
-                for j in range(n):
-                    dW[p, j] = zero
+        zero = dW.dtype.type(0.0)
+        for p in range(k):
+            for j in range(n):
+                dW[p, j] = zero
         for i in range(m):
             for p in range(k):
                 a = A[i, p]
                 for j in range(n):
                     dW[p, j] += a * D[i, j]
-    if db.size > 0:
-        if not accumulate:
-            for j in range(n):
-                db[j] = zero
-        for i in range(m):
-            for j in range(n):
-                db[j] += D[i, j]
+
+
+@kernel(inline=True)
+def column_sums(D, db):
+    """db = sum over the rows of D (row after row)."""
+    m, n = D.shape
+    zero = db.dtype.type(0.0)
+    for j in range(n):
+        db[j] = zero
+    for i in range(m):
+        for j in range(n):
+            db[j] += D[i, j]
+
+
+@kernel
+def dense_backward(A, D, W, dW, db, D_in, dW_part, db_part, accumulate, need_input_delta,
+                   part_rows):
+    """dW (+)= A^T D, db (+)= sum over rows of D, and D_in = D W^T if ``need_input_delta``.
+
+    The rows go in parts of ``part_rows``: each part's dW and db are formed on their own and
+    added in order (dW = part 0 + part 1 + ...), the arithmetic of threads that each form one
+    part (fastnn.kernels.parallel). ``accumulate`` adds to dW/db (a batch split into blocks)
+    instead of overwriting them; ``dW_part``/``db_part`` hold a part's before it is added.
+    """
+    m, k = A.shape
+    n = W.shape[1]
+    for first in range(0, m, part_rows):
+        stop = min(first + part_rows, m)
+        if accumulate or first > 0:
+            weight_gradient(A[first:stop], D[first:stop], dW_part)
+            for p in range(k):
+                for j in range(n):
+                    dW[p, j] += dW_part[p, j]
+            if db.size > 0:
+                column_sums(D[first:stop], db_part)
+                for j in range(n):
+                    db[j] += db_part[j]
+        else:
+            weight_gradient(A[first:stop], D[first:stop], dW)
+            if db.size > 0:
+                column_sums(D[first:stop], db)
     if need_input_delta:
-        if use_blas(m, k, n):
+        if use_blas(min(m, part_rows), k, n):
             np.dot(D, W.T, D_in)
         else:
+            zero = W.dtype.type(0.0)
             for i in range(m):
                 for p in range(k):
                     s = zero

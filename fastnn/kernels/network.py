@@ -56,9 +56,10 @@ def add_weight_penalty(l2, scale, params, grad, sizes, w_off, lo, hi):
 
 
 @kernel
-def forward_block(x, rows, params, sizes, w_off, b_off, hidden_code, output_code,
+def forward_block(x, rows, part_rows, params, sizes, w_off, b_off, hidden_code, output_code,
                   block_rows, acts, z_out):
-    """Activations of every layer for ``rows`` input rows (flat x); output z kept in z_out."""
+    """Activations of every layer for ``rows`` input rows (flat x), each row as if in a part
+    of ``part_rows`` rows (fastnn.kernels.dense.dense_forward); output z kept in z_out."""
     n_layers = sizes.size - 1
     a_in = x.reshape((rows, sizes[0]))
     for layer in range(n_layers):
@@ -68,30 +69,36 @@ def forward_block(x, rows, params, sizes, w_off, b_off, hidden_code, output_code
         W = layer_weights(params, sizes, w_off, layer)
         b = layer_bias(params, sizes, b_off, layer)
         if layer < n_layers - 1:
-            dense_forward(a_in, W, b, a_flat.reshape((rows, width)))
+            dense_forward(a_in, W, b, a_flat.reshape((rows, width)), part_rows)
             activate(hidden_code, a_flat, a_flat, width)
             a_in = a_flat.reshape((rows, width))
         else:
             z_flat = z_out[:rows * width]
-            dense_forward(a_in, W, b, z_flat.reshape((rows, width)))
+            dense_forward(a_in, W, b, z_flat.reshape((rows, width)), part_rows)
             activate(output_code, z_flat, a_flat, width)
 
 
 @kernel
-def loss_grad_block(x, t, rows, scale, accumulate, params, grad, scratch, sizes, w_off, b_off,
-                    hidden_code, output_code, loss_code, block_rows, acts, deltas, z_out):
+def loss_grad_block(x, t, rows, part_rows, scale, accumulate, total, params, grad, scratch,
+                    sizes, w_off, b_off, hidden_code, output_code, loss_code, block_rows, acts,
+                    deltas, z_out):
     """Forward, loss and backward for one block; grad (+)= scale * d(loss sum)/d(params).
 
-    Returns the block's loss sum (float64).
+    The block's rows go in parts of ``part_rows`` (fastnn.kernels.dense.dense_backward): the
+    gradient and the loss are summed part by part, as threads that each take one part sum
+    them. Returns ``total`` (float64) plus the parts' loss sums, added in order.
     """
-    forward_block(x, rows, params, sizes, w_off, b_off, hidden_code, output_code,
+    forward_block(x, rows, part_rows, params, sizes, w_off, b_off, hidden_code, output_code,
                   block_rows, acts, z_out)
     n_layers = sizes.size - 1
     width = sizes[n_layers]
     start = block_start(sizes, block_rows, n_layers)
-    loss = loss_and_delta(loss_code, output_code, z_out[:rows * width],
-                          acts[start:start + rows * width], t,
-                          deltas[start:start + rows * width], width, scale)
+    for first in range(0, rows, part_rows):
+        lo = first * width
+        hi = min(first + part_rows, rows) * width
+        total += loss_and_delta(loss_code, output_code, z_out[lo:hi],
+                                acts[start + lo:start + hi], t[lo:hi],
+                                deltas[start + lo:start + hi], width, scale)
     for layer in range(n_layers - 1, -1, -1):
         width = sizes[layer + 1]
         start = block_start(sizes, block_rows, layer + 1)
@@ -99,16 +106,18 @@ def loss_grad_block(x, t, rows, scale, accumulate, params, grad, scratch, sizes,
         W = layer_weights(params, sizes, w_off, layer)
         dW = layer_weights(grad, sizes, w_off, layer)
         db = layer_bias(grad, sizes, b_off, layer)
-        S = layer_weights(scratch, sizes, w_off, layer)
+        dW_part = layer_weights(scratch, sizes, w_off, layer)
+        db_part = layer_bias(scratch, sizes, b_off, layer)
         if layer == 0:
             A = x.reshape((rows, sizes[0]))
-            dense_backward(A, D, W, dW, db, D, S, accumulate, False)
+            dense_backward(A, D, W, dW, db, D, dW_part, db_part, accumulate, False, part_rows)
         else:
             in_width = sizes[layer]
             in_start = block_start(sizes, block_rows, layer)
             a_flat = acts[in_start:in_start + rows * in_width]
             d_flat = deltas[in_start:in_start + rows * in_width]
             dense_backward(a_flat.reshape((rows, in_width)), D, W, dW, db,
-                           d_flat.reshape((rows, in_width)), S, accumulate, True)
+                           d_flat.reshape((rows, in_width)), dW_part, db_part, accumulate, True,
+                           part_rows)
             multiply_derivative(hidden_code, a_flat, d_flat)
-    return loss
+    return total

@@ -4,8 +4,8 @@ batch_loss_grad) into its own gradient buffer; then grad = sum of the parts' gra
 the penalty and optimizer update run over ``n_parts`` disjoint ranges of the parameters.
 
 Two parallel loops per batch, no shared writes: ``numba.prange`` hands part p (and
-parameter range p) to one thread. How many threads run them is the caller's choice
-(``numba.set_num_threads``): the arithmetic, and so the result, depends on ``n_parts`` only.
+parameter range p) to one thread. fastnn.kernels.training.train_epochs with the same
+``n_parts`` does the same arithmetic on one thread, to the bit.
 """
 import numpy as np
 from numba import prange
@@ -47,7 +47,8 @@ def train_parts(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2
                 stop = start + min((part + 1) * part_rows, rows)
                 if stop > first:
                     part_losses[part] = batch_loss_grad(
-                        X, T, order, shuffled, first, stop, scale, params, grad_parts[part],
+                        X, T, order, shuffled, first, stop, stop - first, scale, params,
+                        grad_parts[part],
                         scratch_parts[part], sizes, w_off, b_off, hidden_code, output_code,
                         loss_code, block_rows, acts_parts[part], deltas_parts[part],
                         z_out_parts[part], x_buf_parts[part], t_buf_parts[part])
@@ -69,9 +70,11 @@ def train_parts(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2
                                                             w_off, lo, hi)
                 apply_update(opt_code, params, grad, opt_state, hyper, step, lo, hi)
             opt_step[0] = step
+            batch_total = 0.0
             for part in range(n_parts):
-                total += part_losses[part]
+                batch_total += part_losses[part]
                 penalties += half_l2 * part_squares[part]
+            total += batch_total
         total += penalties
         epoch_losses[epoch] = total / n
         epoch_penalties[epoch] = penalties / n

@@ -25,23 +25,30 @@ def forward_rows(X, params, sizes, w_off, b_off, hidden_code, output_code,
     last = block_start(sizes, block_rows, n_layers)
     for start in range(0, n, block_rows):
         rows = min(block_rows, n - start)
-        forward_block(x[start * n_in:(start + rows) * n_in], rows, params, sizes, w_off, b_off,
-                      hidden_code, output_code, block_rows, acts, z_out)
+        forward_block(x[start * n_in:(start + rows) * n_in], rows, block_rows, params, sizes,
+                      w_off, b_off, hidden_code, output_code, block_rows, acts, z_out)
         o[start * width:(start + rows) * width] = acts[last:last + rows * width]
 
 
 @kernel
-def batch_loss_grad(X, T, order, shuffled, start, stop, scale, params, grad, scratch, sizes,
-                    w_off, b_off, hidden_code, output_code, loss_code, block_rows, acts,
+def batch_loss_grad(X, T, order, shuffled, start, stop, part_rows, scale, params, grad, scratch,
+                    sizes, w_off, b_off, hidden_code, output_code, loss_code, block_rows, acts,
                     deltas, z_out, x_buf, t_buf):
-    """grad = scale * gradient of the loss summed over rows start..stop; returns that sum."""
+    """grad = scale * gradient of the loss summed over rows start..stop; returns that sum.
+
+    The rows go in parts of ``part_rows`` whose gradients and losses are summed in order
+    (fastnn.kernels.network.loss_grad_block), in blocks of whole parts of at most
+    ``block_rows`` rows (the buffers' size), or blocks of ``block_rows`` when a part is longer.
+    """
     n_in = X.shape[1]
     n_out = T.shape[1]
     x = X.reshape(X.size)
     t = T.reshape(T.size)
+    part_rows = min(part_rows, block_rows)
+    step = part_rows * (block_rows // part_rows)
     total = 0.0
-    for block in range(start, stop, block_rows):
-        rows = min(block_rows, stop - block)
+    for block in range(start, stop, step):
+        rows = min(step, stop - block)
         if not shuffled:
             xb = x[block * n_in:(block + rows) * n_in]
             tb = t[block * n_out:(block + rows) * n_out]
@@ -56,9 +63,9 @@ def batch_loss_grad(X, T, order, shuffled, start, stop, scale, params, grad, scr
                 t_buf[i * n_out:(i + 1) * n_out] = t[r * n_out:(r + 1) * n_out]
             xb = x_buf[:rows * n_in]
             tb = t_buf[:rows * n_out]
-        total += loss_grad_block(xb, tb, rows, scale, block != start, params, grad, scratch,
-                                 sizes, w_off, b_off, hidden_code, output_code, loss_code,
-                                 block_rows, acts, deltas, z_out)
+        total = loss_grad_block(xb, tb, rows, part_rows, scale, block != start, total, params,
+                                grad, scratch, sizes, w_off, b_off, hidden_code, output_code,
+                                loss_code, block_rows, acts, deltas, z_out)
     return total
 
 
@@ -66,7 +73,7 @@ def batch_loss_grad(X, T, order, shuffled, start, stop, scale, params, grad, scr
 def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2, params,
                  grad, scratch, sizes, w_off, b_off, hidden_code, output_code, loss_code,
                  opt_code, opt_state, hyper, opt_step, block_rows, acts, deltas, z_out, x_buf,
-                 t_buf, epoch_losses, epoch_penalties):
+                 t_buf, epoch_losses, epoch_penalties, n_parts):
     """Train ``n_epochs`` epochs; epoch e takes rows in orders[e] when shuffled. Batches of a few
     rows take the fused per-sample path (fastnn.kernels.per_sample).
 
@@ -75,13 +82,19 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
     reduction, else 1) times its derivative. epoch_losses[e] = sum of epoch e's batch losses
     / n, epoch_penalties[e] = the penalty part of it. Stops after the first epoch whose loss
     is not finite and returns the number of epochs run.
+
+    Each batch is summed in ``n_parts`` parts of its rows (and its penalty over as many
+    ranges of the parameters): one thread's share each in fastnn.kernels.parallel, whose
+    results this reproduces bit for bit on one thread.
     """
-    if per_sample_fits(batch_size, block_rows, sizes):
+    if n_parts == 1 and per_sample_fits(batch_size, block_rows, sizes):
         return train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
                           params, grad, sizes, w_off, b_off, hidden_code, output_code,
                           loss_code, opt_code, opt_state, hyper, opt_step, acts, deltas, z_out,
                           epoch_losses, epoch_penalties)
     n = X.shape[0]
+    n_params = params.size
+    span = (n_params + n_parts - 1) // n_parts
     one = params.dtype.type(1.0)
     half_l2 = 0.5 * l2
     for epoch in range(n_epochs):
@@ -91,14 +104,18 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             scale = one / params.dtype.type(stop - start) if mean_reduction else one
-            total += batch_loss_grad(X, T, order, shuffled, start, stop, scale, params, grad,
-                                     scratch, sizes, w_off, b_off, hidden_code, output_code,
-                                     loss_code, block_rows, acts, deltas, z_out, x_buf, t_buf)
+            part_rows = (stop - start + n_parts - 1) // n_parts
+            total += batch_loss_grad(X, T, order, shuffled, start, stop, part_rows, scale,
+                                     params, grad, scratch, sizes, w_off, b_off, hidden_code,
+                                     output_code, loss_code, block_rows, acts, deltas, z_out,
+                                     x_buf, t_buf)
             if l2 != 0:
-                penalties += half_l2 * add_weight_penalty(l2, scale, params, grad, sizes,
-                                                          w_off, 0, params.size)
+                for part in range(n_parts):
+                    lo = min(part * span, n_params)
+                    penalties += half_l2 * add_weight_penalty(l2, scale, params, grad, sizes,
+                                                              w_off, lo, min(lo + span, n_params))
             opt_step[0] += 1
-            apply_update(opt_code, params, grad, opt_state, hyper, opt_step[0], 0, params.size)
+            apply_update(opt_code, params, grad, opt_state, hyper, opt_step[0], 0, n_params)
         total += penalties
         epoch_losses[epoch] = total / n
         epoch_penalties[epoch] = penalties / n
