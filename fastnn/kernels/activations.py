@@ -67,25 +67,27 @@ def multiply_derivative(code, a, d):
 
 
 @kernel(inline=True)
-def activate_range(code, a, start, stop):
-    """a[start:stop] = f(a[start:stop]) in place, for an elementwise activation (softmax, whose
-    layout is the caller's, and linear are left alone). Inlined into the fused loops of
-    fastnn.kernels.per_sample and fastnn.kernels.narrow, with exp and tanh that vectorise."""
+def activate_range(code, a, start, size):
+    """a[start + i] = f(a[start + i]) in place for i < size, for an elementwise activation
+    (softmax, whose layout is the caller's, and linear are left alone). Inlined into the fused
+    loops of fastnn.kernels.per_sample and fastnn.kernels.narrow, with exp and tanh that
+    vectorise. (The loops count from 0 and add ``start``: a loop over range(start, stop)
+    does not vectorise, as numba cannot tell that its index is never negative.)"""
     one = a.dtype.type(1.0)
     zero = a.dtype.type(0.0)
     if code == SIGMOID:
-        for i in range(start, stop):
-            a[i] = one / (one + vexp(-a[i]))
+        for i in range(size):
+            a[start + i] = one / (one + vexp(-a[start + i]))
     elif code == TANH:
-        for i in range(start, stop):
-            a[i] = vtanh(a[i])
+        for i in range(size):
+            a[start + i] = vtanh(a[start + i])
     elif code == RELU:
-        for i in range(start, stop):
-            a[i] = a[i] if a[i] > zero else zero
+        for i in range(size):
+            a[start + i] = a[start + i] if a[start + i] > zero else zero
     elif code == LEAKY_RELU:
         slope = a.dtype.type(LEAKY_RELU_SLOPE)
-        for i in range(start, stop):
-            a[i] = a[i] if a[i] > zero else slope * a[i]
+        for i in range(size):
+            a[start + i] = a[start + i] if a[start + i] > zero else slope * a[start + i]
 
 
 @kernel(inline=True)

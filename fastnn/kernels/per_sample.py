@@ -145,7 +145,7 @@ def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
                     for j in range(size):
                         z_out[j] = acts[d + j]
                 code = output_code if layer == last else hidden_code
-                activate_range(code, acts, d, d + size)
+                activate_range(code, acts, d, size)
                 if code == SOFTMAX:  # activate_range leaves softmax (and linear, a = z) to us
                     for di in range(d, d + size, n):
                         peak = acts[di]
