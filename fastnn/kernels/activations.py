@@ -72,7 +72,10 @@ def activate_range(code, a, start, size):
     (softmax, whose layout is the caller's, and linear are left alone). Inlined into the fused
     loops of fastnn.kernels.per_sample and fastnn.kernels.narrow, with exp and tanh that
     vectorise. (The loops count from 0 and add ``start``: a loop over range(start, stop)
-    does not vectorise, as numba cannot tell that its index is never negative.)"""
+    does not vectorise, as numba cannot tell that its index is never negative. Nor can LLVM
+    always tell that start + i does not overflow, which keeps numba's wraparound of negative
+    indices; in a large function that makes the loop gather and scatter. There, pass a view
+    and start 0: per_sample's few elements run faster without making a view.)"""
     one = a.dtype.type(1.0)
     zero = a.dtype.type(0.0)
     if code == SIGMOID:

@@ -8,6 +8,7 @@ larger blocks the batched path.
 import numpy as np
 
 from .._jit import kernel
+from .narrow import narrow_fits, train_narrow
 from .network import add_weight_penalty, block_start, forward_block, loss_grad_block
 from .per_sample import per_sample_fits, train_rows
 from .updates import apply_update
@@ -81,6 +82,11 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
                           params, grad, sizes, w_off, b_off, hidden_code, output_code,
                           loss_code, opt_code, opt_state, hyper, opt_step, acts, deltas, z_out,
                           epoch_losses, epoch_penalties)
+    if narrow_fits(batch_size, sizes):
+        return train_narrow(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
+                            params, grad, sizes, w_off, b_off, hidden_code, output_code,
+                            loss_code, opt_code, opt_state, hyper, opt_step, epoch_losses,
+                            epoch_penalties)
     n = X.shape[0]
     one = params.dtype.type(1.0)
     half_l2 = 0.5 * l2
