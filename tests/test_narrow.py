@@ -5,7 +5,7 @@ import pytest
 
 import fastnn
 from fastnn import _registry as reg
-from fastnn.kernels.narrow import CHUNK_ROWS, NARROW_MAX_WIDTH, NARROW_MIN_ROWS, narrow_fits
+from fastnn.kernels.narrow import NARROW_MAX_WIDTH, NARROW_MIN_ROWS, chunk_rows, narrow_fits
 from fastnn.kernels.per_sample import PER_SAMPLE_MAX_ROWS
 from fastnn.workloads import WORKLOADS
 
@@ -26,10 +26,11 @@ BATCHES = [(300, None, False), (300, 130, True), (150, NARROW_MIN_ROWS, False)]
 # around the thresholds: widths 1 and NARROW_MAX_WIDTH, W4's shape, a bottleneck, depth 4
 SHAPES = [[1, 1], [2, 10, 1], [3, NARROW_MAX_WIDTH, NARROW_MAX_WIDTH, 2],
           [NARROW_MAX_WIDTH, 1, NARROW_MAX_WIDTH], [4, 5, 3, 2, 6]]
-# full batches of one chunk, one chunk and a row, three chunks; shuffled minimum-size batches
-ROWS = [(CHUNK_ROWS, None, False), (CHUNK_ROWS + 1, None, False),
-        (2 * CHUNK_ROWS + 3, None, False), (3 * NARROW_MIN_ROWS + 5, NARROW_MIN_ROWS, True)]
-
+# (samples, batch_size, shuffle) with c the chunk's rows: full batches of one chunk, one chunk
+# and a row, three chunks; shuffled minimum-size batches
+ROWS = {"one_chunk": lambda c: (c, None, False), "chunk_and_a_row": lambda c: (c + 1, None, False),
+        "three_chunks": lambda c: (2 * c + 3, None, False),
+        "min_batches": lambda c: (3 * NARROW_MIN_ROWS + 5, NARROW_MIN_ROWS, True)}
 
 def fit_both(fast, ref, X, Y, optimizer, **fit_args):
     h_fast = fast.fit(X, Y, optimizer=OPTIMIZERS[optimizer](), seed=3, **fit_args)
@@ -66,11 +67,12 @@ def test_every_activation_and_loss(dtype, hidden, output, loss, bias, n, batch_s
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("sizes", SHAPES, ids=lambda s: "-".join(map(str, s)))
 @pytest.mark.parametrize("optimizer", sorted(set(OPTIMIZERS) - {"mild", "tiny"}))
-@pytest.mark.parametrize("n,batch_size,shuffle", ROWS)
+@pytest.mark.parametrize("rows", sorted(ROWS))
 @pytest.mark.parametrize("l2", [0.0, 0.1])
-def test_shapes_and_optimizers(dtype, sizes, optimizer, n, batch_size, shuffle, l2):
+def test_shapes_and_optimizers(dtype, sizes, optimizer, rows, l2):
     """Shapes and batch sizes at and around the thresholds, every optimizer, with and without
     the l2 penalty: epochs agree with the reference (optimizer state too)."""
+    n, batch_size, shuffle = ROWS[rows](chunk_rows(10**6, np.array(sizes), np.dtype(dtype).itemsize))
     assert_narrow(batch_size, n, sizes)
     output, loss = ("softmax", "cross_entropy") if sizes[-1] > 1 else ("sigmoid", "binary_cross_entropy")
     fast, ref = model_pair(sizes, "tanh", output, True, dtype, seed=33)
@@ -162,4 +164,15 @@ def test_which_batches_take_the_narrow_path():
     assert narrow_fits(1000, np.array([NARROW_MAX_WIDTH] * 3, np.int64))
     for wide in ([NARROW_MAX_WIDTH + 1, 4, 1], [2, NARROW_MAX_WIDTH + 1, 1], [2, 4, 100]):
         assert not narrow_fits(1000, np.array(wide, np.int64))
-    assert NARROW_MIN_ROWS > PER_SAMPLE_MAX_ROWS  # tiny batches stay with the per-sample path
+    assert 1 < NARROW_MIN_ROWS <= PER_SAMPLE_MAX_ROWS  # tiny batches stay per sample
+
+
+def test_chunks():
+    """CHUNK_BYTES of activations and deltas, a multiple of 8 rows from 64 to 1024, at most
+    the batch."""
+    w4 = np.array([2, 10, 1], np.int64)  # 2 + 2 * 11 values a row
+    assert chunk_rows(1000, w4, 8) == (1 << 17) // (24 * 8) // 8 * 8 == 680
+    assert chunk_rows(300, w4, 8) == 300
+    assert chunk_rows(10**6, w4, 4) == 1024
+    assert chunk_rows(10**6, np.array([32] * 4, np.int64), 8) == 72  # 1792 bytes a row
+    assert chunk_rows(10**6, np.array([32] * 6, np.int64), 8) == 64

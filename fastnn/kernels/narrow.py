@@ -6,8 +6,8 @@ columns, too short to vectorise. Here a chunk of m rows is stored transposed: ea
 values for the m rows lie contiguous, so every inner loop runs over the rows with unit stride
 and vectorises, the sigmoid's and tanh's exp and the loss included (fastnn.kernels.elementary).
 
-A batch is taken in chunks of at most CHUNK_ROWS rows (so a chunk's activations and deltas
-stay in cache); the gradient adds up over the chunks. Layout of a chunk of m rows, feature
+A batch is taken in chunks of rows (so that a chunk's activations and deltas stay in cache:
+CHUNK_BYTES); the gradient adds up over the chunks. Layout of a chunk of m rows, feature
 after feature, each m long: ``acts`` holds the input features (gathered from X), then the
 activations of layers 1..L; ``deltas`` dL/dz of layers 1..L at the offsets of ``acts`` less
 m * sizes[0]; ``targets`` and ``z_out`` the output layer's targets and pre-activations.
@@ -24,24 +24,47 @@ from .network import add_weight_penalty
 from .per_sample import offset
 from .updates import apply_update
 
-NARROW_MAX_WIDTH = 16
-"""Networks train here only if every layer (input and output included) is at most this wide."""
-NARROW_MIN_ROWS = 64
-"""... and batches have at least this many rows."""
-CHUNK_ROWS = 256
-"""Rows of a batch pushed through the network at once."""
-
-
+NARROW_MAX_WIDTH = 32
+"""Networks train here only if every layer (input and output included) is at most this wide.
+Measured against the batched path (fastnn.kernels.network, as of this module's first
+version; float64, full epochs of 1000 rows, batches of 64 to 1000): this path is 8-9x faster
+at 4-16-1, 2.6x at 16-16-16, 1.5-1.8x at 32-32-32 (float32 2-4x); it was still 1.3-1.5x
+faster at 64-64-64, but there a layer's product is large enough for a blocked or BLAS
+product, and here each output row of a layer is its own pass over the rows."""
+NARROW_MIN_ROWS = 24
+"""... and batches have at least this many rows. Measured against the per-sample path
+(fastnn.kernels.per_sample, which takes batches of up to 32 rows otherwise): from 24 rows
+this path was faster in every shape tried (1-1 to 16-16-16-16, float32 and float64; 2-10-1:
+1.8x at 24 rows, 2.2x at 32); at 16 rows it was faster for most (2-10-1 1.5x) but not all
+(1-1: 0.8x, float32 16-16-16-16: 0.85x); at 8 rows about even; at 4 rows half as fast."""
+CHUNK_BYTES = 1 << 17
+"""A batch goes through the network in chunks of about this many bytes of activations and
+deltas (a multiple of 8 rows, 64 to 1024 rows: see chunk_rows). Measured against a fixed 256
+rows: 2-10-1 float64 +2% (680-row chunks), 8-16-4 +10%, 16-16-16-16 +20%, 32-32-32 +20%
+(96 rows); float32 2-10-1 +10%, 8-16-4 +20%, 32-32-32 -12%. 64 KB was up to 40% slower,
+192 KB about as fast as 256 rows."""
 @kernel
 def narrow_fits(batch_size, sizes):
     """Whether batches of ``batch_size`` rows of a network of layer widths ``sizes`` train
-    here (see NARROW_MAX_WIDTH, NARROW_MIN_ROWS)."""
+    here (NARROW_MAX_WIDTH, NARROW_MIN_ROWS): then faster than the per-sample path and the
+    batched path."""
     if batch_size < NARROW_MIN_ROWS:
         return False
     for layer in range(sizes.size):
         if sizes[layer] > NARROW_MAX_WIDTH:
             return False
     return True
+
+
+@kernel
+def chunk_rows(batch_size, sizes, itemsize):
+    """Rows in a chunk of batches of ``batch_size`` rows (at most the batch): CHUNK_BYTES of
+    activations and deltas, rounded down to a multiple of 8 rows, 64 to 1024 rows."""
+    row_bytes = 0
+    for layer in range(sizes.size):
+        row_bytes += (1 if layer == 0 else 2) * sizes[layer] * itemsize
+    rows = min(max(CHUNK_BYTES // row_bytes // 8 * 8, 64), 1024)
+    return min(rows, batch_size)
 
 
 @kernel(inline=True)
@@ -308,7 +331,7 @@ def train_narrow(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
     n_layers = sizes.size - 1
     n_out = offset(sizes[n_layers])
     n_samples = X.shape[0]
-    chunk = min(CHUNK_ROWS, batch_size)
+    chunk = chunk_rows(batch_size, sizes, params.itemsize)
     width = 0
     for layer in range(n_layers + 1):
         width += sizes[layer]
@@ -329,8 +352,9 @@ def train_narrow(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
             scale = one / params.dtype.type(rows) if mean_reduction else one
             for q in range(grad.size):
                 grad[q] = zero
+            # about equal chunks (no tiny last one), of a multiple of 8 rows where they can be
             n_chunks = (rows + chunk - 1) // chunk
-            m_max = (rows + n_chunks - 1) // n_chunks  # equal chunks: no tiny last one
+            m_max = min(chunk, ((rows + n_chunks - 1) // n_chunks + 7) // 8 * 8)
             for first in range(start, stop, m_max):
                 m = min(m_max, stop - first)
                 gather_chunk(X, T, order, shuffled, first, m, acts, targets)

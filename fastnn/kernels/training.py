@@ -68,8 +68,9 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
                  grad, scratch, sizes, w_off, b_off, hidden_code, output_code, loss_code,
                  opt_code, opt_state, hyper, opt_step, block_rows, acts, deltas, z_out, x_buf,
                  t_buf, epoch_losses, epoch_penalties):
-    """Train ``n_epochs`` epochs; epoch e takes rows in orders[e] when shuffled. Batches of a few
-    rows take the fused per-sample path (fastnn.kernels.per_sample).
+    """Train ``n_epochs`` epochs; epoch e takes rows in orders[e] when shuffled. Batches of many
+    rows through narrow layers take the feature-major path (fastnn.kernels.narrow), batches of
+    a few rows the fused per-sample path (fastnn.kernels.per_sample).
 
     A batch's loss is the sum of its per-sample losses plus 1/2 l2 sum ||W||^2 (weights
     only), taken before its update; the gradient is scale (1/batch size for the mean
@@ -77,16 +78,16 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
     / n, epoch_penalties[e] = the penalty part of it. Stops after the first epoch whose loss
     is not finite and returns the number of epochs run.
     """
-    if per_sample_fits(batch_size, block_rows, sizes):
-        return train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
-                          params, grad, sizes, w_off, b_off, hidden_code, output_code,
-                          loss_code, opt_code, opt_state, hyper, opt_step, acts, deltas, z_out,
-                          epoch_losses, epoch_penalties)
     if narrow_fits(batch_size, sizes):
         return train_narrow(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
                             params, grad, sizes, w_off, b_off, hidden_code, output_code,
                             loss_code, opt_code, opt_state, hyper, opt_step, epoch_losses,
                             epoch_penalties)
+    if per_sample_fits(batch_size, block_rows, sizes):
+        return train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
+                          params, grad, sizes, w_off, b_off, hidden_code, output_code,
+                          loss_code, opt_code, opt_state, hyper, opt_step, acts, deltas, z_out,
+                          epoch_losses, epoch_penalties)
     n = X.shape[0]
     one = params.dtype.type(1.0)
     half_l2 = 0.5 * l2
