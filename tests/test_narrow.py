@@ -114,6 +114,22 @@ def test_scikit_learn_updates_and_epoch_penalties(dtype, opt_code, hyper):
     assert results[0][1].min() > 0
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hidden", reg.HIDDEN_ACTIVATIONS)
+@pytest.mark.parametrize("output", reg.OUTPUT_ACTIVATIONS)
+def test_forward(dtype, hidden, output):
+    """Predictions (forward_rows) of narrow networks on many rows: one chunk and several."""
+    sizes = [5, 7, 6, 3]
+    fast, ref = model_pair(sizes, hidden, output, True, dtype, seed=41)
+    chunk = chunk_rows(10**6, np.array(sizes), np.dtype(dtype).itemsize)
+    for n in (NARROW_MIN_ROWS, 2 * chunk + 3):
+        assert_narrow(None, n, sizes)
+        X, _ = make_data(n, sizes, output, "squared_error", seed=42, dtype=dtype)
+        out = fast.forward(X)
+        assert out.dtype == dtype
+        assert_matches(out, ref.forward(X), dtype)
+
+
 def test_agrees_with_the_batched_path():
     """One full-batch step of plain SGD (lr 1, summed loss) moves the parameters by minus the
     gradient of the batched path (fastnn.MLP.loss_and_grad), to 1e-12."""

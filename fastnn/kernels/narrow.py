@@ -68,32 +68,21 @@ def chunk_rows(batch_size, sizes, itemsize):
 
 
 @kernel(inline=True)
-def gather_chunk(X, T, order, shuffled, first, m, acts, targets):
-    """acts[p m + i] = X[r_i, p], targets[j m + i] = T[r_i, j] for the chunk's rows r_i
-    (order[first + i] when shuffled, else first + i)."""
-    n_in = X.shape[1]
-    n_out = T.shape[1]
+def gather_chunk(X, order, shuffled, first, m, buf):
+    """buf[p m + i] = X[r_i, p] for the chunk's rows r_i (order[first + i] when shuffled, else
+    first + i): the chunk's rows of X (inputs or targets), transposed."""
     if shuffled:
         rows = order[first:first + m]
-        for p in range(n_in):
-            a = acts[p * m:(p + 1) * m]
+        for p in range(X.shape[1]):
+            column = buf[p * m:(p + 1) * m]
             for i in range(m):
-                a[i] = X[offset(rows[i]), p]
-        for j in range(n_out):
-            t = targets[j * m:(j + 1) * m]
-            for i in range(m):
-                t[i] = T[offset(rows[i]), j]
+                column[i] = X[offset(rows[i]), p]
     else:
         x = X[first:first + m]
-        y = T[first:first + m]
-        for p in range(n_in):
-            a = acts[p * m:(p + 1) * m]
+        for p in range(X.shape[1]):
+            column = buf[p * m:(p + 1) * m]
             for i in range(m):
-                a[i] = x[i, p]
-        for j in range(n_out):
-            t = targets[j * m:(j + 1) * m]
-            for i in range(m):
-                t[i] = y[i, j]
+                column[i] = x[i, p]
 
 
 @kernel(inline=True)
@@ -357,7 +346,8 @@ def train_narrow(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
             m_max = min(chunk, ((rows + n_chunks - 1) // n_chunks + 7) // 8 * 8)
             for first in range(start, stop, m_max):
                 m = min(m_max, stop - first)
-                gather_chunk(X, T, order, shuffled, first, m, acts, targets)
+                gather_chunk(X, order, shuffled, first, m, acts)
+                gather_chunk(T, order, shuffled, first, m, targets)
                 top = forward_chunk(m, params, sizes, w_off, b_off, hidden_code, output_code,
                                     keep_z, acts, z_out, scratch)
                 e = top - sizes[0] * m
@@ -375,3 +365,30 @@ def train_narrow(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
         if not abs(total) < np.inf:  # not np.isfinite: fast-math (nsz, reassoc) folds it away
             return epoch + 1
     return n_epochs
+
+
+@kernel
+def forward_narrow(X, params, sizes, w_off, b_off, hidden_code, output_code, out):
+    """out = output activations of the network for every row of X, for a network and a number
+    of rows that are ``narrow_fits``: fastnn.kernels.training.forward_rows in chunks, feature
+    major (allocates its buffers)."""
+    n_samples = X.shape[0]
+    n_layers = sizes.size - 1
+    n_out = sizes[n_layers]
+    chunk = chunk_rows(n_samples, sizes, params.itemsize)
+    width = 0
+    for layer in range(n_layers + 1):
+        width += sizes[layer]
+    acts = np.empty(chunk * width, params.dtype)
+    scratch = np.empty(2 * chunk, params.dtype)
+    no_order = np.empty(0, np.int64)
+    for first in range(0, n_samples, chunk):
+        m = min(chunk, n_samples - first)
+        gather_chunk(X, no_order, False, first, m, acts)
+        top = forward_chunk(m, params, sizes, w_off, b_off, hidden_code, output_code, False,
+                            acts, scratch, scratch)
+        o = out[first:first + m]
+        for j in range(n_out):
+            a = acts[top + j * m:top + (j + 1) * m]
+            for i in range(m):
+                o[i, j] = a[i]

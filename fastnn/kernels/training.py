@@ -8,7 +8,7 @@ larger blocks the batched path.
 import numpy as np
 
 from .._jit import kernel
-from .narrow import narrow_fits, train_narrow
+from .narrow import forward_narrow, narrow_fits, train_narrow
 from .network import add_weight_penalty, block_start, forward_block, loss_grad_block
 from .per_sample import per_sample_fits, train_rows
 from .updates import apply_update
@@ -18,6 +18,9 @@ from .updates import apply_update
 def forward_rows(X, params, sizes, w_off, b_off, hidden_code, output_code,
                  block_rows, acts, z_out, out):
     """out = output activations of the network for every row of X."""
+    if narrow_fits(X.shape[0], sizes):
+        forward_narrow(X, params, sizes, w_off, b_off, hidden_code, output_code, out)
+        return
     n, n_in = X.shape
     n_layers = sizes.size - 1
     width = sizes[n_layers]
