@@ -3,6 +3,7 @@ import numpy as np
 
 from .._jit import kernel
 from .._registry import LEAKY_RELU, LEAKY_RELU_SLOPE, LINEAR, RELU, SIGMOID, TANH
+from .elementary import vexp, vtanh
 
 
 @kernel
@@ -63,3 +64,51 @@ def multiply_derivative(code, a, d):
         for i in range(n):
             d[i] = d[i] if a[i] > zero else slope * d[i]
     # LINEAR: f' = 1, nothing to do.
+
+
+@kernel(inline=True)
+def activate_range(code, a, start, size):
+    """a[start + i] = f(a[start + i]) in place for i < size, for an elementwise activation
+    (softmax, whose layout is the caller's, and linear are left alone). Inlined into the fused
+    loops of fastnn.kernels.per_sample and fastnn.kernels.narrow, with exp and tanh that
+    vectorise. (The loops count from 0 and add ``start``: a loop over range(start, stop)
+    does not vectorise, as numba cannot tell that its index is never negative. Nor can LLVM
+    always tell that start + i does not overflow, which keeps numba's wraparound of negative
+    indices; in a large function that makes the loop gather and scatter. There, pass a view
+    and start 0: per_sample's few elements run faster without making a view.)"""
+    one = a.dtype.type(1.0)
+    zero = a.dtype.type(0.0)
+    if code == SIGMOID:
+        for i in range(size):
+            a[start + i] = one / (one + vexp(-a[start + i]))
+    elif code == TANH:
+        for i in range(size):
+            a[start + i] = vtanh(a[start + i])
+    elif code == RELU:
+        for i in range(size):
+            a[start + i] = a[start + i] if a[start + i] > zero else zero
+    elif code == LEAKY_RELU:
+        slope = a.dtype.type(LEAKY_RELU_SLOPE)
+        for i in range(size):
+            a[start + i] = a[start + i] if a[start + i] > zero else slope * a[start + i]
+
+
+@kernel(inline=True)
+def multiply_derivative_range(code, a, a_start, d, d_start, size):
+    """d[d_start + i] *= f'(z) for i < size, f' in terms of a[a_start + i] = f(z) (not for
+    softmax). Inlined, as activate_range."""
+    one = a.dtype.type(1.0)
+    zero = a.dtype.type(0.0)
+    if code == SIGMOID:
+        for i in range(size):
+            d[d_start + i] *= a[a_start + i] * (one - a[a_start + i])
+    elif code == TANH:
+        for i in range(size):
+            d[d_start + i] *= one - a[a_start + i] * a[a_start + i]
+    elif code == RELU:
+        for i in range(size):
+            d[d_start + i] = d[d_start + i] if a[a_start + i] > zero else zero
+    elif code == LEAKY_RELU:
+        slope = a.dtype.type(LEAKY_RELU_SLOPE)
+        for i in range(size):
+            d[d_start + i] *= one if a[a_start + i] > zero else slope

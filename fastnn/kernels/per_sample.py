@@ -18,10 +18,11 @@ straight into the flat ``grad`` buffer. Formulas: fastnn._registry.
 import numpy as np
 
 from .._jit import kernel
-from .._registry import (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, LEAKY_RELU, LEAKY_RELU_SLOPE,
-                         LINEAR, RELU, SIGMOID, SOFTMAX, SQUARED_ERROR, TANH)
+from .._registry import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SOFTMAX, SQUARED_ERROR
+from .activations import activate_range, multiply_derivative_range
 from .dense import BLAS_MIN_WORK
-from .elementary import vexp, vlog1p, vtanh
+from .elementary import vexp
+from .losses import binary_cross_entropy
 from .network import add_weight_penalty
 from .updates import apply_update
 
@@ -72,7 +73,6 @@ def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
     zero = params.dtype.type(0.0)
     one = params.dtype.type(1.0)
     half = params.dtype.type(0.5)
-    slope = params.dtype.type(LEAKY_RELU_SLOPE)
     n_layers = sizes.size - 1
     last = n_layers - 1
     n_in = offset(sizes[0])
@@ -145,19 +145,8 @@ def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
                     for j in range(size):
                         z_out[j] = acts[d + j]
                 code = output_code if layer == last else hidden_code
-                if code == SIGMOID:
-                    for j in range(d, d + size):
-                        acts[j] = one / (one + vexp(-acts[j]))
-                elif code == TANH:
-                    for j in range(d, d + size):
-                        acts[j] = vtanh(acts[j])
-                elif code == RELU:
-                    for j in range(d, d + size):
-                        acts[j] = acts[j] if acts[j] > zero else zero
-                elif code == LEAKY_RELU:
-                    for j in range(d, d + size):
-                        acts[j] = acts[j] if acts[j] > zero else slope * acts[j]
-                elif code == SOFTMAX:
+                activate_range(code, acts, d, size)
+                if code == SOFTMAX:  # activate_range leaves softmax (and linear, a = z) to us
                     for di in range(d, d + size, n):
                         peak = acts[di]
                         for j in range(di + 1, di + n):
@@ -168,7 +157,6 @@ def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
                             sum_exp += acts[j]
                         for j in range(di, di + n):
                             acts[j] = acts[j] / sum_exp
-                # LINEAR: a = z.
                 s = d
 
             # Loss and output delta (formulas of fastnn.kernels.losses.loss_and_delta).
@@ -180,8 +168,7 @@ def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
                 z = offset(i * n_out)
                 if loss_code == BINARY_CROSS_ENTROPY:
                     for j in range(n_out):
-                        total += (max(z_out[z + j], zero) + vlog1p(vexp(-abs(z_out[z + j])))
-                                  - T[r, j] * z_out[z + j])
+                        total += binary_cross_entropy(z_out[z + j], T[r, j], zero)
                         deltas[e + j] = scale * (acts[a + j] - T[r, j])
                 elif loss_code == CROSS_ENTROPY:
                     peak = z_out[z]
@@ -222,19 +209,7 @@ def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
                 size = rows * n
                 if layer < last or (loss_code == SQUARED_ERROR and output_code != SOFTMAX):
                     code = output_code if layer == last else hidden_code
-                    if code == SIGMOID:
-                        for j in range(size):
-                            deltas[e + j] *= acts[d + j] * (one - acts[d + j])
-                    elif code == TANH:
-                        for j in range(size):
-                            deltas[e + j] *= one - acts[d + j] * acts[d + j]
-                    elif code == RELU:
-                        for j in range(size):
-                            deltas[e + j] = deltas[e + j] if acts[d + j] > zero else zero
-                    elif code == LEAKY_RELU:
-                        for j in range(size):
-                            deltas[e + j] *= one if acts[d + j] > zero else slope
-                    # LINEAR: f' = 1.
+                    multiply_derivative_range(code, acts, d, deltas, e, size)
                 for i in range(rows):
                     si = offset(s + i * k)
                     ei = offset(e + i * n)

@@ -8,6 +8,7 @@ larger blocks the batched path.
 import numpy as np
 
 from .._jit import kernel
+from .narrow import forward_narrow, narrow_fits, train_narrow
 from .network import add_weight_penalty, block_start, forward_block, loss_grad_block
 from .per_sample import per_sample_fits, train_rows
 from .updates import apply_update
@@ -17,6 +18,9 @@ from .updates import apply_update
 def forward_rows(X, params, sizes, w_off, b_off, hidden_code, output_code,
                  block_rows, acts, z_out, out):
     """out = output activations of the network for every row of X."""
+    if narrow_fits(X.shape[0], sizes):
+        forward_narrow(X, params, sizes, w_off, b_off, hidden_code, output_code, out)
+        return
     n, n_in = X.shape
     n_layers = sizes.size - 1
     width = sizes[n_layers]
@@ -74,8 +78,10 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
                  grad, scratch, sizes, w_off, b_off, hidden_code, output_code, loss_code,
                  opt_code, opt_state, hyper, opt_step, block_rows, acts, deltas, z_out, x_buf,
                  t_buf, epoch_losses, epoch_penalties, n_parts):
-    """Train ``n_epochs`` epochs; epoch e takes rows in orders[e] when shuffled. Batches of a few
-    rows take the fused per-sample path (fastnn.kernels.per_sample).
+    """Train ``n_epochs`` epochs; epoch e takes rows in orders[e] when shuffled. Unless batches
+    are split into parts, batches of many rows through narrow layers take the feature-major
+    path (fastnn.kernels.narrow), batches of a few rows the fused per-sample path
+    (fastnn.kernels.per_sample).
 
     A batch's loss is the sum of its per-sample losses plus 1/2 l2 sum ||W||^2 (weights
     only), taken before its update; the gradient is scale (1/batch size for the mean
@@ -87,6 +93,11 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
     ranges of the parameters): one thread's share each in fastnn.kernels.parallel, whose
     results this reproduces bit for bit on one thread.
     """
+    if n_parts == 1 and narrow_fits(batch_size, sizes):
+        return train_narrow(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
+                            params, grad, sizes, w_off, b_off, hidden_code, output_code,
+                            loss_code, opt_code, opt_state, hyper, opt_step, epoch_losses,
+                            epoch_penalties)
     if n_parts == 1 and per_sample_fits(batch_size, block_rows, sizes):
         return train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
                           params, grad, sizes, w_off, b_off, hidden_code, output_code,
