@@ -8,7 +8,7 @@ from . import _registry as reg
 from .kernels.parallel import train_parts
 from .kernels.training import batch_loss_grad, forward_rows, train_epochs
 from .network import Network
-from .threads import batch_parts, choice_for, one_blas_thread
+from .threads import batch_parts, choice_for, one_blas_thread, wake_threads
 
 BLOCK_ROWS = 1024
 """Rows a kernel pushes through the network at once (bounds activation memory)."""
@@ -55,7 +55,7 @@ class MLP(Network):
 
     def _train_epochs(self, X, T, orders, shuffled, batch_size, mean, l2, loss, opt_code,
                       state, hyper, step):
-        n_parts = batch_parts(batch_size, self._sizes, BLOCK_ROWS)
+        n_parts = batch_parts(batch_size, self._layer_sizes, BLOCK_ROWS)
         part_rows = -(-batch_size // n_parts)
         block_rows = min(batch_size, BLOCK_ROWS)
         model = (self._layer_sizes, self._w_off, self._b_off, *self._codes(), reg.LOSSES[loss],
@@ -87,7 +87,9 @@ class MLP(Network):
             run = epochs(done, count)
             results = (losses[done:], penalties[done:])
             with one_blas_thread():
-                compiled = len(train_parts.signatures) + len(train_epochs.signatures)
+                if threaded:
+                    wake_threads()
+                compiled = len(train_parts.overloads) + len(train_epochs.overloads)
                 started = time.perf_counter()
                 if threaded:
                     ran = self._on_threads(n_parts, train_parts, *run, *part_grads, *model,
@@ -96,7 +98,7 @@ class MLP(Network):
                     ran = train_epochs(*run, scratch, *model, block_rows, *buffers, *results,
                                        n_parts)
                 seconds = time.perf_counter() - started
-            if len(train_parts.signatures) + len(train_epochs.signatures) == compiled:
+            if len(train_parts.overloads) + len(train_epochs.overloads) == compiled:
                 choice.record(threaded, probe, ran * X.shape[0], seconds)  # not compiling
             done += ran
             if ran < count:  # stopped at a non-finite loss

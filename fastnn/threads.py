@@ -17,6 +17,7 @@ them, 920k without).
 """
 import functools
 import os
+import time
 
 import numba
 import numpy as np
@@ -24,7 +25,9 @@ import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS the kernels call,
 from threadpoolctl import ThreadpoolController
 
 from .kernels.dense import BLAS_MIN_ROWS
+from .kernels.narrow import narrow_fits
 from .kernels.parallel import thread_probe
+from .kernels.per_sample import per_sample_fits
 
 PARALLEL_MIN_FLOPS = 1_000_000
 """A batch splits only when training it takes at least this many floating-point operations
@@ -45,19 +48,32 @@ def usable_threads():
 @functools.cache
 def threading_layer():
     """The layer numba runs its threads on ("omp", "tbb" or "workqueue")."""
-    thread_probe(np.zeros(2))
+    wake_threads()
     return numba.threading_layer()
 
 
+_PROBE = np.zeros(64)
+
+
+def wake_threads():
+    """Run a tiny parallel loop: threads that slept (and, on a virtual machine, a core the
+    host had parked) are awake before a timed call. The first epoch after a pause ran at half
+    speed on 2 threads without it (W6: 500k samples/s against 940k)."""
+    thread_probe(_PROBE)
+
+
 def batch_parts(batch_size, sizes, block_rows):
-    """How many parts each batch of ``batch_size`` rows splits into: one per usable thread,
-    each of BLAS_MIN_ROWS to ``block_rows`` rows, when the batch has PARALLEL_MIN_FLOPS of
-    work; else 1 (fastnn.kernels.training's single-thread path, unsplit). Never with numba's
+    """How many parts each batch of ``batch_size`` rows through layers ``sizes`` (an int64
+    array) splits into: one per usable thread, each of BLAS_MIN_ROWS to ``block_rows`` rows,
+    when the batch has PARALLEL_MIN_FLOPS of work and takes neither the per-sample nor the
+    narrow path (faster for their shapes); else 1 (one thread, unsplit). Never with numba's
     workqueue layer, which takes about 20 us to start threads (OpenMP about 2 us)."""
     threads = usable_threads()
-    flops = 6 * batch_size * sum(k * n for k, n in zip(sizes[:-1], sizes[1:]))
+    flops = 6 * batch_size * int(np.dot(sizes[:-1], sizes[1:]))
     parts = min(threads, batch_size // BLAS_MIN_ROWS)
     if (parts < 2 or flops < PARALLEL_MIN_FLOPS or -(-batch_size // parts) > block_rows
+            or narrow_fits(batch_size, sizes)
+            or per_sample_fits(batch_size, min(batch_size, block_rows), sizes)
             or threading_layer() == "workqueue"):
         return 1
     return parts
@@ -76,39 +92,55 @@ def one_blas_thread():
 class ThreadChoice:
     """Whether a training shape runs its parts on threads, by the throughput each way.
 
-    Each way runs first until measured once. Then the faster one runs, and the slower one is
-    tried again (a probe: the caller runs one epoch that way) after ``PROBE_EVERY`` calls,
+    Each way is first measured by a probe (the caller runs one epoch that way). Then the
+    faster one runs, and the slower one is probed again after ``PROBE_EVERY`` calls,
     then after twice as many each time it is still slower, so a machine whose load changes
-    is followed without paying for many slow calls.
+    is followed without paying for many slow calls. A way's throughput is its sample-steps
+    over its seconds, older calls weighing half as much every ``HALF_LIFE`` seconds: a short
+    call (one epoch, the first of a fit, in which the threads wake up) moves it little, a
+    machine that got busy or idle moves it within a second or two.
     """
 
     PROBE_EVERY = 8
     MAX_PROBE_EVERY = 256
+    HALF_LIFE = 1.0
 
     def __init__(self):
-        self.rate = {True: None, False: None}
+        self.samples = {True: 0.0, False: 0.0}
+        self.seconds = {True: 0.0, False: 0.0}
+        self.when = {True: 0.0, False: 0.0}
         self.since_probe = 0
         self.probe_every = self.PROBE_EVERY
+
+    def rate(self, threaded):
+        """Sample-steps per second run that way lately (None before the first)."""
+        return self.samples[threaded] / self.seconds[threaded] if self.seconds[threaded] else None
 
     def best(self):
         """The way to run now, and whether that call is a probe."""
         for way in (True, False):
-            if self.rate[way] is None:
-                return way, False
-        best = self.rate[True] >= self.rate[False]
+            if self.rate(way) is None:
+                return way, True
+        best = self.rate(True) >= self.rate(False)
         self.since_probe += 1
         if self.since_probe >= self.probe_every:
             self.since_probe = 0
             return not best, True
         return best, False
 
-    def record(self, threaded, probe, samples, seconds):
+    def record(self, threaded, probe, samples, seconds, now=None):
         """A call ran ``samples`` sample-steps in ``seconds`` (on threads or not; a probe or
-        not). Calls that compiled or loaded code are not recorded."""
-        was_best = self.rate[True] is not None and self.rate[True] >= (self.rate[False] or 0)
-        self.rate[threaded] = samples / max(seconds, 1e-9)
-        if probe:
-            now_best = self.rate[True] >= self.rate[False]
+        not), ending at ``now`` (time.monotonic()). Calls that compiled or loaded code are not
+        recorded."""
+        now = time.monotonic() if now is None else now
+        known = self.rate(True) is not None and self.rate(False) is not None
+        was_best = known and self.rate(True) >= self.rate(False)
+        weight = 0.5 ** ((now - self.when[threaded]) / self.HALF_LIFE)
+        self.samples[threaded] = weight * self.samples[threaded] + samples
+        self.seconds[threaded] = weight * self.seconds[threaded] + max(seconds, 1e-9)
+        self.when[threaded] = now
+        if probe and known:
+            now_best = self.rate(True) >= self.rate(False)
             self.probe_every = (self.PROBE_EVERY if now_best != was_best
                                 else min(2 * self.probe_every, self.MAX_PROBE_EVERY))
 

@@ -205,7 +205,7 @@ FLOAT32_PROBE = textwrap.dedent("""
     state = np.zeros((2, 6), f32)
     hyper = np.array([0.001, 0.9, 0.999, 1e-8, 0.01], f32)
     adam_update(v, v.copy(), v.copy(), v.copy(), f32(0.001), f32(0.9), f32(0.999), f32(1e-8),
-                f32(0.01), 3, 0, 6)
+                f32(0.01), 3)
     apply_update(reg.OPT_ADAM, v, v.copy(), state, hyper, 1, 0, 6)
     for kernel in (adam_update, apply_update):
         print(kernel.__name__, kernel.inspect_llvm(kernel.signatures[-1]).count("fpext float"))

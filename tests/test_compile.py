@@ -16,7 +16,7 @@ FLOAT32_PROBE = textwrap.dedent("""
     calls = [(activate, (0, v, v, 3)), (multiply_derivative, (0, v, v)),
              (dense_forward, (A, W, v[:2], Z, 2)),
              (dense_backward, (A, Z, W, W.copy(), v[:2], A.copy(), W.copy(), v[:2].copy(), False, True, 2)),
-             (sgd_update, (v, v.copy(), v.copy(), f32(0.1), f32(0.9), f32(0), False, 0, 6))]
+             (sgd_update, (v, v.copy(), v.copy(), f32(0.1), f32(0.9), f32(0), False))]
     for kernel, args in calls:
         for code in range(5):  # every activation code where the kernel takes one
             kernel(*((code,) + args[1:] if isinstance(args[0], int) else args))

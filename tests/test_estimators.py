@@ -105,6 +105,26 @@ def test_same_training_as_scikit_learn(task, solver, shuffle):
     assert_same_fit(ours, theirs, X)
 
 
+@pytest.mark.parametrize("task", ["multiclass", "one_output"])
+def test_epochs_run_in_chunks_and_stop_where_scikit_learn_stops(task, monkeypatch):
+    """Without a per-epoch decision the epochs up to where the no-improvement rule could fire
+    run in one compiled call; training still stops at scikit-learn's epoch."""
+    calls = []
+    train_epochs = fastnn.MLP._train_epochs
+    monkeypatch.setattr(fastnn.MLP, "_train_epochs",
+                        lambda net, X, T, orders, *args: calls.append(len(orders))
+                        or train_epochs(net, X, T, orders, *args))
+    X, y = DATA[task]
+    for params, chunk in ((dict(tol=0.0), 11), (dict(tol=1e-2, n_iter_no_change=4), 5)):
+        calls.clear()
+        ours, theirs = estimator_pair(task, **SOLVERS["momentum"], **params)
+        fit_quietly(ours, X, y)
+        fit_quietly(theirs, X, y)
+        assert_same_fit(ours, theirs, X)
+        assert calls[0] == chunk and sum(calls) == ours.n_iter_
+    assert ours.n_iter_ < COMMON["max_iter"]  # the rule fired
+
+
 @pytest.mark.parametrize("task", ["multiclass", "binary", "three_outputs"])
 @pytest.mark.parametrize("solver", ["nesterov", "adam"])
 def test_same_early_stopping_as_scikit_learn(task, solver):

@@ -147,11 +147,12 @@ def test_which_batches_split(monkeypatch):
     workqueue layer."""
     monkeypatch.setattr(threads, "usable_threads", lambda: 2)
     monkeypatch.setattr(threads, "threading_layer", lambda: "omp")
-    w6 = [64, 128, 64, 10]
+    w6 = np.array([64, 128, 64, 10])
     assert threads.batch_parts(32, w6, 1024) == 2
     assert threads.batch_parts(15, w6, 1024) == 1            # parts of under 8 rows
-    assert threads.batch_parts(1000, [2, 10, 1], 1024) == 1  # 180k flops a batch
-    assert threads.batch_parts(32, [25, 5, 10], 1024) == 1
+    assert threads.batch_parts(1000, np.array([2, 10, 1]), 1024) == 1  # 180k flops
+    assert threads.batch_parts(32, np.array([25, 5, 10]), 1024) == 1
+    assert threads.batch_parts(2048, np.array([32, 32, 32, 10]), 1024) == 1  # narrow path
     assert threads.batch_parts(4096, w6, 1024) == 1          # parts longer than a block
     monkeypatch.setattr(threads, "usable_threads", lambda: 4)
     assert threads.batch_parts(32, w6, 1024) == 4
@@ -181,31 +182,42 @@ def test_blas_runs_on_one_thread_inside():
 
 def test_choice_measures_both_ways_then_keeps_the_faster():
     choice = threads.ThreadChoice()
-    assert choice.best() == (True, False)
-    choice.record(True, False, 1000, 1.0)
-    assert choice.best() == (False, False)
-    choice.record(False, False, 500, 1.0)
+    assert choice.best() == (True, True)
+    choice.record(True, True, 1000, 1.0, now=1.0)
+    assert choice.best() == (False, True)
+    choice.record(False, True, 500, 1.0, now=2.0)
     ways = [choice.best() for _ in range(choice.PROBE_EVERY)]
     assert ways[:-1] == [(True, False)] * (choice.PROBE_EVERY - 1)
     assert ways[-1] == (False, True)  # a probe of the slower way
+
+
+def test_choice_weighs_calls_by_their_time_and_age():
+    """A short slow call (a fit's first epoch) moves the throughput little; after a few
+    half-lives the old calls hardly count."""
+    choice = threads.ThreadChoice()
+    choice.record(True, False, 1_000_000, 1.0, now=10.0)
+    choice.record(True, False, 1_000, 0.002, now=10.0)  # 500k/s for 2 ms
+    assert choice.rate(True) == pytest.approx(1_001_000 / 1.002)
+    choice.record(True, False, 300_000, 1.0, now=10.0 + 10 * choice.HALF_LIFE)
+    assert choice.rate(True) == pytest.approx(300_000, rel=0.03)
 
 
 def test_choice_follows_a_change_of_load():
     """When threads collapse (another process took a core), the next call runs without them;
     a probe that loses again waits twice as long; one that wins switches back."""
     choice = threads.ThreadChoice()
-    choice.record(True, False, 1000, 1.0)
-    choice.record(False, False, 600, 1.0)
-    choice.record(True, False, 100, 1.0)   # threads collapsed
+    choice.record(True, False, 1000, 1.0, now=1.0)
+    choice.record(False, False, 600, 1.0, now=2.0)
+    choice.record(True, False, 1000, 10.0, now=12.0)   # threads collapsed: 100/s
     assert choice.best() == (False, False)
     for _ in range(choice.PROBE_EVERY - 2):
         choice.best()
     assert choice.best() == (True, True)
-    choice.record(True, True, 90, 1.0)     # still slower: probe later
+    choice.record(True, True, 90, 1.0, now=13.0)      # still slower: probe later
     assert choice.probe_every == 2 * choice.PROBE_EVERY
     ways = [choice.best() for _ in range(choice.probe_every)]
     assert ways[-1] == (True, True) and set(ways[:-1]) == {(False, False)}
-    choice.record(True, True, 1100, 1.0)   # the load went away
+    choice.record(True, True, 11_000, 1.0, now=30.0)  # the load went away
     assert choice.probe_every == choice.PROBE_EVERY
     assert choice.best() == (True, False)
 

@@ -357,8 +357,9 @@ def train_narrow(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
                                output_code, loss_code, acts, deltas)
             if l2 != 0:
                 penalties += half_l2 * add_weight_penalty(l2, scale, params, grad, sizes,
-                                                          w_off)
-            apply_update(opt_code, params, grad, opt_state, hyper, opt_step)
+                                                          w_off, 0, params.size)
+            opt_step[0] += 1
+            apply_update(opt_code, params, grad, opt_state, hyper, opt_step[0], 0, params.size)
         total += penalties
         epoch_losses[epoch] = total / n_samples
         epoch_penalties[epoch] = penalties / n_samples

@@ -59,11 +59,14 @@ def train_parts(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2
             for part in prange(n_parts):
                 lo = min(part * span, n_params)
                 hi = min(lo + span, n_params)
-                for i in range(lo, hi):
-                    g = grad_parts[0, i]
-                    for other in range(1, n_parts):
-                        g += grad_parts[other, i]
-                    grad[i] = g
+                total_range = grad[lo:hi]  # views from 0: these loops vectorise
+                first_part = grad_parts[0, lo:hi]
+                for i in range(hi - lo):
+                    total_range[i] = first_part[i]
+                for other in range(1, n_parts):
+                    other_part = grad_parts[other, lo:hi]
+                    for i in range(hi - lo):
+                        total_range[i] += other_part[i]
                 part_squares[part] = 0.0
                 if l2 != 0:
                     part_squares[part] = add_weight_penalty(l2, scale, params, grad, sizes,

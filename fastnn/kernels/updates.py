@@ -1,5 +1,7 @@
 """Optimizer updates over the flat parameter buffer, or a range lo..hi of it (threads update
-disjoint ranges; fastnn.kernels.parallel)."""
+disjoint ranges; fastnn.kernels.parallel). Each update loops over the arrays it is given from
+0: over a view of the range, not over range(lo, hi), whose indices LLVM cannot prove
+non-negative (numba wraps negative ones), so that loop would not vectorise."""
 import numpy as np
 
 from .._jit import kernel
@@ -7,30 +9,30 @@ from .._registry import OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
 
 
 @kernel(inline=True)
-def sgd_update(params, grad, velocity, lr, momentum, weight_decay, nesterov, lo, hi):
+def sgd_update(params, grad, velocity, lr, momentum, weight_decay, nesterov):
     """torch.optim.SGD with dampening 0, for every parameter p with gradient g:
 
     g += weight_decay p;  b = momentum b + g (b starts at 0, so b = g on the first step);
     g = g + momentum b if nesterov else b;  p -= lr g   (momentum 0: p -= lr g).
     """
     if momentum == 0:
-        for i in range(lo, hi):
+        for i in range(params.size):
             params[i] -= lr * (grad[i] + weight_decay * params[i])
     elif nesterov:
-        for i in range(lo, hi):
+        for i in range(params.size):
             g = grad[i] + weight_decay * params[i]
             b = momentum * velocity[i] + g
             velocity[i] = b
             params[i] -= lr * (g + momentum * b)
     else:
-        for i in range(lo, hi):
+        for i in range(params.size):
             b = momentum * velocity[i] + grad[i] + weight_decay * params[i]
             velocity[i] = b
             params[i] -= lr * b
 
 
 @kernel(inline=True)
-def adam_update(params, grad, m, v, lr, beta1, beta2, eps, weight_decay, step, lo, hi):
+def adam_update(params, grad, m, v, lr, beta1, beta2, eps, weight_decay, step):
     """torch.optim.Adam (amsgrad=False, maximize=False) at step t = ``step`` (1 first), for
     every parameter p with gradient g (m and v start at 0):
 
@@ -45,7 +47,7 @@ def adam_update(params, grad, m, v, lr, beta1, beta2, eps, weight_decay, step, l
     bias_correction2_sqrt = np.sqrt(one - beta2 ** t)
     w1 = one - beta1
     w2 = one - beta2
-    for i in range(lo, hi):
+    for i in range(params.size):
         g = grad[i] + weight_decay * params[i]
         m[i] = beta1 * m[i] + w1 * g
         v[i] = beta2 * v[i] + w2 * g * g
@@ -53,26 +55,26 @@ def adam_update(params, grad, m, v, lr, beta1, beta2, eps, weight_decay, step, l
 
 
 @kernel(inline=True)
-def sklearn_sgd_update(params, grad, velocity, lr, momentum, nesterov, lo, hi):
+def sklearn_sgd_update(params, grad, velocity, lr, momentum, nesterov):
     """scikit-learn's SGDOptimizer (the velocity holds lr-scaled steps, so a changing lr
     acts differently from torch's):
 
     v = momentum v - lr g;  p += momentum v - lr g if nesterov else v.
     """
     if nesterov:
-        for i in range(lo, hi):
+        for i in range(params.size):
             v = momentum * velocity[i] - lr * grad[i]
             velocity[i] = v
             params[i] += momentum * v - lr * grad[i]
     else:
-        for i in range(lo, hi):
+        for i in range(params.size):
             v = momentum * velocity[i] - lr * grad[i]
             velocity[i] = v
             params[i] += v
 
 
 @kernel(inline=True)
-def sklearn_adam_update(params, grad, m, v, lr, beta1, beta2, eps, step, lo, hi):
+def sklearn_adam_update(params, grad, m, v, lr, beta1, beta2, eps, step):
     """scikit-learn's AdamOptimizer at step t = ``step`` (1 first; m and v start at 0):
 
     m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
@@ -84,7 +86,7 @@ def sklearn_adam_update(params, grad, m, v, lr, beta1, beta2, eps, step, lo, hi)
     step_size = lr * np.sqrt(one - beta2 ** t) / (one - beta1 ** t)
     w1 = one - beta1
     w2 = one - beta2
-    for i in range(lo, hi):
+    for i in range(params.size):
         g = grad[i]
         m[i] = beta1 * m[i] + w1 * g
         v[i] = beta2 * v[i] + w2 * (g * g)
@@ -102,13 +104,16 @@ def apply_update(opt_code, params, grad, state, hyper, step, lo, hi):
     scikit-learn's SGD: state[0] = velocity; hyper = (lr, momentum, nesterov).
     scikit-learn's Adam: state[0] = m, state[1] = v; hyper = (lr, beta1, beta2, eps).
     """
+    p = params[lo:hi]
+    g = grad[lo:hi]
+    first = state[0][lo:hi]
     if opt_code == OPT_SGD:
-        sgd_update(params, grad, state[0], hyper[0], hyper[1], hyper[2], hyper[3] != 0, lo, hi)
+        sgd_update(p, g, first, hyper[0], hyper[1], hyper[2], hyper[3] != 0)
     elif opt_code == OPT_ADAM:
-        adam_update(params, grad, state[0], state[1], hyper[0], hyper[1], hyper[2], hyper[3],
-                    hyper[4], step, lo, hi)
+        adam_update(p, g, first, state[1][lo:hi], hyper[0], hyper[1], hyper[2], hyper[3],
+                    hyper[4], step)
     elif opt_code == OPT_SKLEARN_SGD:
-        sklearn_sgd_update(params, grad, state[0], hyper[0], hyper[1], hyper[2] != 0, lo, hi)
+        sklearn_sgd_update(p, g, first, hyper[0], hyper[1], hyper[2] != 0)
     elif opt_code == OPT_SKLEARN_ADAM:
-        sklearn_adam_update(params, grad, state[0], state[1], hyper[0], hyper[1], hyper[2],
-                            hyper[3], step, lo, hi)
+        sklearn_adam_update(p, g, first, state[1][lo:hi], hyper[0], hyper[1], hyper[2],
+                            hyper[3], step)
