@@ -5,7 +5,9 @@ import numba
 import numpy as np
 
 from . import _registry as reg
+from .kernels.narrow import narrow_fits, train_narrow
 from .kernels.parallel import train_parts
+from .kernels.per_sample import per_sample_fits, train_rows
 from .kernels.training import batch_loss_grad, forward_rows, train_epochs
 from .network import Network
 from .threads import batch_parts, choice_for, one_blas_thread, wake_threads
@@ -71,8 +73,14 @@ class MLP(Network):
                     self._dtype.type(l2), self._params, grad)
 
         if n_parts == 1:
-            done = train_epochs(*epochs(0, len(orders)), scratch, *model, block_rows, *buffers,
-                                losses, penalties, 1)
+            if narrow_fits(batch_size, self._layer_sizes):
+                done = train_narrow(*epochs(0, len(orders)), *model, losses, penalties)
+            elif per_sample_fits(batch_size, block_rows, self._layer_sizes):
+                done = train_rows(*epochs(0, len(orders)), *model, *buffers[:3], losses,
+                                  penalties)
+            else:
+                done = train_epochs(*epochs(0, len(orders)), scratch, *model, block_rows,
+                                    *buffers, losses, penalties, 1)
             return losses[:done], penalties[:done]
         part_buffers = [self._buffers(part_rows) + self._row_buffers(shuffled, part_rows, X, T)
                         for _ in range(n_parts)]
@@ -83,7 +91,9 @@ class MLP(Network):
         done = 0
         while done < len(orders):
             threaded, probe = choice.best()
-            count = 1 if probe else len(orders) - done
+            count = len(orders) - done
+            if probe:
+                count = min(count, choice.probe_epochs(X.shape[0]))
             run = epochs(done, count)
             results = (losses[done:], penalties[done:])
             with one_blas_thread():

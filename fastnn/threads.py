@@ -92,32 +92,35 @@ def one_blas_thread():
 class ThreadChoice:
     """Whether a training shape runs its parts on threads, by the throughput each way.
 
-    Each way is first measured by a probe (the caller runs one epoch that way). Then the
-    faster one runs, and the slower one is probed again after ``PROBE_EVERY`` calls,
-    then after twice as many each time it is still slower, so a machine whose load changes
-    is followed without paying for many slow calls. A way's throughput is its sample-steps
-    over its seconds, older calls weighing half as much every ``HALF_LIFE`` seconds: a short
-    call (one epoch, the first of a fit, in which the threads wake up) moves it little, a
-    machine that got busy or idle moves it within a second or two.
+    Each way's first call is a warm-up, not counted (the first epochs on threads ran at half
+    speed: W6 500-570k samples/s against 940k after). Then each way is measured by a probe:
+    the caller runs ``probe_epochs`` epochs that way, about PROBE_SECONDS. Then the faster
+    one runs, and the slower one is probed again after ``PROBE_EVERY`` calls, then after
+    twice as many each time it is still slower, so a machine whose load changes is followed
+    without paying for many slow calls. A way's throughput is its sample-steps over its
+    seconds, older calls weighing half as much every ``HALF_LIFE`` seconds.
     """
 
     PROBE_EVERY = 8
     MAX_PROBE_EVERY = 256
+    PROBE_SECONDS = 0.01
     HALF_LIFE = 1.0
 
     def __init__(self):
+        self.calls = {True: 0, False: 0}
         self.samples = {True: 0.0, False: 0.0}
         self.seconds = {True: 0.0, False: 0.0}
         self.when = {True: 0.0, False: 0.0}
+        self.rough = None  # the last call's throughput, warm-ups included: sizes probes
         self.since_probe = 0
         self.probe_every = self.PROBE_EVERY
 
     def rate(self, threaded):
-        """Sample-steps per second run that way lately (None before the first)."""
+        """Sample-steps per second run that way lately (None before it was measured)."""
         return self.samples[threaded] / self.seconds[threaded] if self.seconds[threaded] else None
 
     def best(self):
-        """The way to run now, and whether that call is a probe."""
+        """The way to run now, and whether that call is a probe (or a warm-up)."""
         for way in (True, False):
             if self.rate(way) is None:
                 return way, True
@@ -128,16 +131,26 @@ class ThreadChoice:
             return not best, True
         return best, False
 
+    def probe_epochs(self, n_samples):
+        """Epochs a probe runs: about PROBE_SECONDS at the fastest rate seen, at least 1."""
+        rates = [r for r in (self.rate(True), self.rate(False), self.rough) if r]
+        return max(1, int(self.PROBE_SECONDS * max(rates) / n_samples)) if rates else 1
+
     def record(self, threaded, probe, samples, seconds, now=None):
         """A call ran ``samples`` sample-steps in ``seconds`` (on threads or not; a probe or
         not), ending at ``now`` (time.monotonic()). Calls that compiled or loaded code are not
         recorded."""
         now = time.monotonic() if now is None else now
+        seconds = max(seconds, 1e-9)
+        self.rough = samples / seconds
+        self.calls[threaded] += 1
+        if self.calls[threaded] == 1:
+            return
         known = self.rate(True) is not None and self.rate(False) is not None
         was_best = known and self.rate(True) >= self.rate(False)
         weight = 0.5 ** ((now - self.when[threaded]) / self.HALF_LIFE)
         self.samples[threaded] = weight * self.samples[threaded] + samples
-        self.seconds[threaded] = weight * self.seconds[threaded] + max(seconds, 1e-9)
+        self.seconds[threaded] = weight * self.seconds[threaded] + seconds
         self.when[threaded] = now
         if probe and known:
             now_best = self.rate(True) >= self.rate(False)

@@ -180,21 +180,33 @@ def test_blas_runs_on_one_thread_inside():
                    if lib["user_api"] == "blas")
 
 
-def test_choice_measures_both_ways_then_keeps_the_faster():
+def test_choice_warms_up_measures_both_ways_then_keeps_the_faster():
     choice = threads.ThreadChoice()
+    assert choice.best() == (True, True) and choice.probe_epochs(100) == 1
+    choice.record(True, True, 100, 1e-3, now=0.5)      # a warm-up: not counted
+    assert choice.rate(True) is None
     assert choice.best() == (True, True)
+    assert choice.probe_epochs(100) == 1000 * choice.PROBE_SECONDS  # sized by the warm-up
     choice.record(True, True, 1000, 1.0, now=1.0)
     assert choice.best() == (False, True)
+    choice.record(False, True, 500, 1.0, now=1.5)      # warm-up
     choice.record(False, True, 500, 1.0, now=2.0)
     ways = [choice.best() for _ in range(choice.PROBE_EVERY)]
     assert ways[:-1] == [(True, False)] * (choice.PROBE_EVERY - 1)
     assert ways[-1] == (False, True)  # a probe of the slower way
 
 
+def warmed_choice():
+    choice = threads.ThreadChoice()
+    choice.record(True, True, 1, 1.0, now=0.0)
+    choice.record(False, True, 1, 1.0, now=0.0)
+    return choice
+
+
 def test_choice_weighs_calls_by_their_time_and_age():
     """A short slow call (a fit's first epoch) moves the throughput little; after a few
     half-lives the old calls hardly count."""
-    choice = threads.ThreadChoice()
+    choice = warmed_choice()
     choice.record(True, False, 1_000_000, 1.0, now=10.0)
     choice.record(True, False, 1_000, 0.002, now=10.0)  # 500k/s for 2 ms
     assert choice.rate(True) == pytest.approx(1_001_000 / 1.002)
@@ -205,7 +217,7 @@ def test_choice_weighs_calls_by_their_time_and_age():
 def test_choice_follows_a_change_of_load():
     """When threads collapse (another process took a core), the next call runs without them;
     a probe that loses again waits twice as long; one that wins switches back."""
-    choice = threads.ThreadChoice()
+    choice = warmed_choice()
     choice.record(True, False, 1000, 1.0, now=1.0)
     choice.record(False, False, 600, 1.0, now=2.0)
     choice.record(True, False, 1000, 10.0, now=12.0)   # threads collapsed: 100/s

@@ -1,16 +1,16 @@
 """Whole passes over the data in one compiled call: forward, loss_and_grad and training epochs.
 
 X (n x sizes[0]) and T (n x sizes[-1]) are C-contiguous in the model's dtype. Rows are taken
-in ``order`` when ``shuffled``, else in storage order. Training batches of a few rows run
-fused in fastnn.kernels.per_sample; here, blocks of one row take plain loops (no BLAS call),
-larger blocks the batched path.
+in ``order`` when ``shuffled``, else in storage order. Training batches of a few rows, and
+of many rows through narrow layers, have kernels of their own (fastnn.kernels.per_sample,
+fastnn.kernels.narrow; fastnn.model chooses); here, blocks of one row take plain loops (no
+BLAS call), larger blocks the batched path.
 """
 import numpy as np
 
 from .._jit import kernel
-from .narrow import forward_narrow, narrow_fits, train_narrow
+from .narrow import forward_narrow, narrow_fits
 from .network import add_weight_penalty, block_start, forward_block, loss_grad_block
-from .per_sample import per_sample_fits, train_rows
 from .updates import apply_update
 
 
@@ -78,10 +78,11 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
                  grad, scratch, sizes, w_off, b_off, hidden_code, output_code, loss_code,
                  opt_code, opt_state, hyper, opt_step, block_rows, acts, deltas, z_out, x_buf,
                  t_buf, epoch_losses, epoch_penalties, n_parts):
-    """Train ``n_epochs`` epochs; epoch e takes rows in orders[e] when shuffled. Unless batches
-    are split into parts, batches of many rows through narrow layers take the feature-major
-    path (fastnn.kernels.narrow), batches of a few rows the fused per-sample path
-    (fastnn.kernels.per_sample).
+    """Train ``n_epochs`` epochs on the batched path; epoch e takes rows in orders[e] when
+    shuffled. (fastnn.model sends batches of many rows through narrow layers to
+    fastnn.kernels.narrow and batches of a few rows to fastnn.kernels.per_sample instead,
+    which take the same arguments and give the same results; choosing there, in Python,
+    compiles each path only when a model needs it.)
 
     A batch's loss is the sum of its per-sample losses plus 1/2 l2 sum ||W||^2 (weights
     only), taken before its update; the gradient is scale (1/batch size for the mean
@@ -93,16 +94,6 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
     ranges of the parameters): one thread's share each in fastnn.kernels.parallel, whose
     results this reproduces bit for bit on one thread.
     """
-    if n_parts == 1 and narrow_fits(batch_size, sizes):
-        return train_narrow(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
-                            params, grad, sizes, w_off, b_off, hidden_code, output_code,
-                            loss_code, opt_code, opt_state, hyper, opt_step, epoch_losses,
-                            epoch_penalties)
-    if n_parts == 1 and per_sample_fits(batch_size, block_rows, sizes):
-        return train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
-                          params, grad, sizes, w_off, b_off, hidden_code, output_code,
-                          loss_code, opt_code, opt_state, hyper, opt_step, acts, deltas, z_out,
-                          epoch_losses, epoch_penalties)
     n = X.shape[0]
     n_params = params.size
     span = (n_params + n_parts - 1) // n_parts
