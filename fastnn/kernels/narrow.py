@@ -20,9 +20,8 @@ from .._registry import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SOFTMAX, SQUARED_ER
 from .activations import activate_range, multiply_derivative_range
 from .elementary import vexp, vlog1p
 from .losses import binary_cross_entropy
-from .network import add_weight_penalty
 from .per_sample import offset
-from .updates import apply_update
+from .updates import penalize_and_step
 
 NARROW_MAX_WIDTH = 32
 """Networks train here only if every layer (input and output included) is at most this wide.
@@ -307,7 +306,7 @@ def train_narrow(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
                  opt_state, hyper, opt_step, epoch_losses, epoch_penalties):
     """fastnn.kernels.training.train_epochs for batches that are ``narrow_fits``: the same
     arguments (less the row-major buffers: this allocates its own, once per call), results,
-    l2 penalty and update (apply_update after each batch).
+    l2 penalty and update (penalize_and_step after each batch).
 
     Per batch: grad = scale * gradient of the loss summed over its rows, chunk by chunk.
     Forward, layer l: z[j, :] = b_j + sum_p W[p, j] a[p, :], a = f(z). Backward from the
@@ -330,7 +329,6 @@ def train_narrow(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
     z_out = np.empty(chunk * n_out, params.dtype)
     scratch = np.empty(3 * chunk, params.dtype)
     keep_z = loss_code != SQUARED_ERROR
-    half_l2 = 0.5 * l2
     for epoch in range(n_epochs):
         order = orders[epoch]
         total = 0.0
@@ -355,11 +353,8 @@ def train_narrow(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
                                     targets, deltas, e, scratch)
                 backward_chunk(m, top, params, grad, sizes, w_off, b_off, hidden_code,
                                output_code, loss_code, acts, deltas)
-            if l2 != 0:
-                penalties += half_l2 * add_weight_penalty(l2, scale, params, grad, sizes,
-                                                          w_off, 0, params.size)
-            opt_step[0] += 1
-            apply_update(opt_code, params, grad, opt_state, hyper, opt_step[0], 0, params.size)
+            penalties += penalize_and_step(l2, scale, params, grad, sizes, w_off, opt_code,
+                                           opt_state, hyper, opt_step)
         total += penalties
         epoch_losses[epoch] = total / n_samples
         epoch_penalties[epoch] = penalties / n_samples

@@ -23,8 +23,7 @@ from .activations import activate_range, multiply_derivative_range
 from .dense import BLAS_MIN_WORK
 from .elementary import vexp
 from .losses import binary_cross_entropy
-from .network import add_weight_penalty
-from .updates import apply_update
+from .updates import penalize_and_step
 
 PER_SAMPLE_MAX_ROWS = 32
 """Batches of at most this many rows train here (see per_sample_fits)."""
@@ -63,7 +62,7 @@ def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
                grad, sizes, w_off, b_off, hidden_code, output_code, loss_code, opt_code,
                opt_state, hyper, opt_step, acts, deltas, z_out, epoch_losses, epoch_penalties):
     """fastnn.kernels.training.train_epochs for batches that ``per_sample_fits``: the same
-    arguments, results, l2 penalty and update (apply_update after each batch).
+    arguments, results, l2 penalty and update (penalize_and_step after each batch).
 
     Per batch: grad = scale * gradient of the loss summed over its rows. Forward, layer l:
     z_j = b_j + sum_p a_p W[p, j], a = f(z). Backward from the output delta = scale * dL/dz:
@@ -78,7 +77,6 @@ def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
     n_in = offset(sizes[0])
     n_out = offset(sizes[n_layers])
     n_samples = X.shape[0]
-    half_l2 = 0.5 * l2
     for epoch in range(n_epochs):
         order = orders[epoch]
         total = 0.0
@@ -243,11 +241,8 @@ def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
                             deltas[below + i * k + p] = back
                 d = s
 
-            if l2 != 0:
-                penalties += half_l2 * add_weight_penalty(l2, scale, params, grad, sizes,
-                                                          w_off, 0, params.size)
-            opt_step[0] += 1
-            apply_update(opt_code, params, grad, opt_state, hyper, opt_step[0], 0, params.size)
+            penalties += penalize_and_step(l2, scale, params, grad, sizes, w_off, opt_code,
+                                           opt_state, hyper, opt_step)
         total += penalties
         epoch_losses[epoch] = total / n_samples
         epoch_penalties[epoch] = penalties / n_samples

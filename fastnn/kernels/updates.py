@@ -6,6 +6,7 @@ import numpy as np
 
 from .._jit import kernel
 from .._registry import OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
+from .network import add_weight_penalty
 
 
 @kernel(inline=True)
@@ -117,3 +118,17 @@ def apply_update(opt_code, params, grad, state, hyper, step, lo, hi):
     elif opt_code == OPT_SKLEARN_ADAM:
         sklearn_adam_update(p, g, first, state[1][lo:hi], hyper[0], hyper[1], hyper[2],
                             hyper[3], step)
+
+
+@kernel(inline=True)
+def penalize_and_step(l2, scale, params, grad, sizes, w_off, opt_code, state, hyper, step):
+    """The end of a batch: grad += the gradient of the l2 penalty (scaled as the batch's
+    gradient), then the next optimizer step (step[0] counts them). Returns the penalty,
+    1/2 l2 sum ||W||^2 (0 without l2)."""
+    penalty = 0.0
+    if l2 != 0:
+        penalty = 0.5 * l2 * add_weight_penalty(l2, scale, params, grad, sizes, w_off, 0,
+                                                params.size)
+    step[0] += 1
+    apply_update(opt_code, params, grad, state, hyper, step[0], 0, params.size)
+    return penalty
