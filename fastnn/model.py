@@ -93,7 +93,7 @@ class MLP(Network):
             threaded, probe = choice.best()
             count = len(orders) - done
             if probe:
-                count = min(count, choice.probe_epochs(X.shape[0]))
+                count = min(count, choice.probe_epochs(threaded, X.shape[0]))
             run = epochs(done, count)
             results = (losses[done:], penalties[done:])
             with one_blas_thread():

@@ -131,10 +131,12 @@ class ThreadChoice:
             return not best, True
         return best, False
 
-    def probe_epochs(self, n_samples):
-        """Epochs a probe runs: about PROBE_SECONDS at the fastest rate seen, at least 1."""
-        rates = [r for r in (self.rate(True), self.rate(False), self.rough) if r]
-        return max(1, int(self.PROBE_SECONDS * max(rates) / n_samples)) if rates else 1
+    def probe_epochs(self, threaded, n_samples):
+        """Epochs a probe of that way runs: about PROBE_SECONDS at that way's last rate (so a
+        probe of threads that collapsed stays short), or at the last call's rate before the
+        way was measured; at least 1."""
+        rate = self.rate(threaded) or self.rough
+        return max(1, int(self.PROBE_SECONDS * rate / n_samples)) if rate else 1
 
     def record(self, threaded, probe, samples, seconds, now=None):
         """A call ran ``samples`` sample-steps in ``seconds`` (on threads or not; a probe or

@@ -182,11 +182,11 @@ def test_blas_runs_on_one_thread_inside():
 
 def test_choice_warms_up_measures_both_ways_then_keeps_the_faster():
     choice = threads.ThreadChoice()
-    assert choice.best() == (True, True) and choice.probe_epochs(100) == 1
+    assert choice.best() == (True, True) and choice.probe_epochs(True, 100) == 1
     choice.record(True, True, 100, 1e-3, now=0.5)      # a warm-up: not counted
     assert choice.rate(True) is None
     assert choice.best() == (True, True)
-    assert choice.probe_epochs(100) == 1000 * choice.PROBE_SECONDS  # sized by the warm-up
+    assert choice.probe_epochs(True, 100) == 1000 * choice.PROBE_SECONDS  # sized by the warm-up
     choice.record(True, True, 1000, 1.0, now=1.0)
     assert choice.best() == (False, True)
     choice.record(False, True, 500, 1.0, now=1.5)      # warm-up
@@ -222,6 +222,7 @@ def test_choice_follows_a_change_of_load():
     choice.record(False, False, 600, 1.0, now=2.0)
     choice.record(True, False, 1000, 10.0, now=12.0)   # threads collapsed: 100/s
     assert choice.best() == (False, False)
+    assert choice.probe_epochs(True, 1) < choice.probe_epochs(False, 1)  # short probes
     for _ in range(choice.PROBE_EVERY - 2):
         choice.best()
     assert choice.best() == (True, True)
