@@ -68,3 +68,15 @@ def train_in_torch(torch, net, X, Y, make_optimizer, epochs, batch_size):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def assert_same_training(fast, ref, X, Y, make_optimizer, dtype=np.float64, **fit_args):
+    """Train both models, each with a fresh ``make_optimizer()``: the epoch losses,
+    parameters, optimizer state and step counts agree."""
+    optimizers = make_optimizer(), make_optimizer()
+    losses = [net.fit(X, Y, optimizer=opt, **fit_args).loss
+              for net, opt in zip((fast, ref), optimizers)]
+    assert_matches(losses[0], losses[1], dtype)
+    assert_matches(fast._params, ref._params, dtype)
+    assert_matches(optimizers[0]._state, optimizers[1]._state, dtype)
+    assert optimizers[0].steps == optimizers[1].steps

@@ -9,7 +9,8 @@ from fastnn.kernels.narrow import NARROW_MAX_WIDTH, NARROW_MIN_ROWS, chunk_rows,
 from fastnn.kernels.per_sample import PER_SAMPLE_MAX_ROWS
 from fastnn.workloads import WORKLOADS
 
-from conftest import OUTPUT_LOSS_PAIRS, assert_matches, make_data, model_pair
+from conftest import (OUTPUT_LOSS_PAIRS, assert_matches, assert_same_training, make_data,
+                      model_pair)
 
 DTYPES = [np.float64, np.float32]
 OPTIMIZERS = {
@@ -77,16 +78,9 @@ def test_shapes_and_optimizers(dtype, sizes, optimizer, rows, l2):
     output, loss = ("softmax", "cross_entropy") if sizes[-1] > 1 else ("sigmoid", "binary_cross_entropy")
     fast, ref = model_pair(sizes, "tanh", output, True, dtype, seed=33)
     X, Y = make_data(n, sizes, output, loss, seed=34, dtype=dtype)
-    opt_fast, opt_ref = OPTIMIZERS[optimizer](), OPTIMIZERS[optimizer]()
-    losses = []
-    for net, opt in ((fast, opt_fast), (ref, opt_ref)):
-        history = net.fit(X, Y, loss=loss, optimizer=opt, epochs=3 if dtype == np.float64 else 1,
-                          batch_size=batch_size, shuffle=shuffle, seed=4, l2=l2)
-        losses.append(history.loss)
-    assert_matches(losses[0], losses[1], dtype)
-    assert_matches(fast._params, ref._params, dtype)
-    assert_matches(opt_fast._state, opt_ref._state, dtype)
-    assert opt_fast.steps == opt_ref.steps
+    assert_same_training(fast, ref, X, Y, OPTIMIZERS[optimizer], dtype, loss=loss,
+                         epochs=3 if dtype == np.float64 else 1, batch_size=batch_size,
+                         shuffle=shuffle, seed=4, l2=l2)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

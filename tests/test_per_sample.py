@@ -9,7 +9,8 @@ from fastnn.kernels.dense import BLAS_MIN_WORK
 from fastnn.kernels.elementary import vexp, vlog1p, vtanh
 from fastnn.kernels.per_sample import PER_SAMPLE_MAX_ROWS, per_sample_fits
 
-from conftest import OUTPUT_LOSS_PAIRS, assert_matches, make_data, model_pair
+from conftest import (OUTPUT_LOSS_PAIRS, assert_matches, assert_same_training, make_data,
+                      model_pair)
 
 DTYPES = [np.float64, np.float32]
 SHAPES = [[3, 1], [4, 6, 2], [10, 10, 10], [25, 5, 10], [7, 20, 3], [5, 17, 9, 4]]
@@ -63,16 +64,9 @@ def test_shapes_and_optimizers(dtype, sizes, optimizer, batch_size, shuffle, l2)
     output, loss = ("softmax", "cross_entropy") if sizes[-1] > 1 else ("sigmoid", "binary_cross_entropy")
     fast, ref = model_pair(sizes, "tanh", output, True, dtype, seed=23)
     X, Y = make_data(17, sizes, output, loss, seed=24, dtype=dtype)
-    opt_fast, opt_ref = OPTIMIZERS[optimizer](), OPTIMIZERS[optimizer]()
-    losses = []
-    for net, opt in ((fast, opt_fast), (ref, opt_ref)):
-        history = net.fit(X, Y, loss=loss, optimizer=opt, epochs=4 if dtype == np.float64 else 1,
-                          batch_size=batch_size, shuffle=shuffle, seed=4, l2=l2)
-        losses.append(history.loss)
-    assert_matches(losses[0], losses[1], dtype)
-    assert_matches(fast._params, ref._params, dtype)
-    assert_matches(opt_fast._state, opt_ref._state, dtype)
-    assert opt_fast.steps == opt_ref.steps
+    assert_same_training(fast, ref, X, Y, OPTIMIZERS[optimizer], dtype, loss=loss,
+                         epochs=4 if dtype == np.float64 else 1, batch_size=batch_size,
+                         shuffle=shuffle, seed=4, l2=l2)
 
 
 def test_long_per_sample_training_and_saturated_units():
