@@ -3,8 +3,7 @@ run on threads now or one after another.
 
 A batch with enough work splits into one part per usable core (fastnn.kernels.parallel),
 and the split fixes the arithmetic: on one thread (fastnn.kernels.training.train_epochs
-with the same number of parts) float64 training ends on the same bits, float32 within
-rounding (OpenBLAS's sgemm rounds a row differently with 16 rows than with 32). Whether
+with the same number of parts, one product per part) training ends on the same bits. Whether
 the parts run on threads is measured, not assumed: on this 2-core machine, with another
 process keeping one core busy, W6's batches on 2 threads ran at 67k-128k samples/s against
 720k on one (a thread that has lost its core holds up every batch), the collapse PyTorch's

@@ -92,8 +92,11 @@ def test_long_training_stays_close(path, hidden):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_blas_path_of_wide_layers(dtype):
-    """Layers wide enough for the BLAS branch (m*k*n >= BLAS_MIN_WORK) agree too."""
+@pytest.mark.parametrize("batch_size", [32, 7])
+def test_wide_layers(dtype, batch_size):
+    """Layers wide enough for BLAS (m*k*n >= BLAS_MIN_WORK) agree too, with the forward
+    products of small parts by fastnn.kernels.dense.forward_loops (7 rows, and the 16-row
+    parts of a 32-row batch on two threads in float32)."""
     sizes = [64, 128, 64, 10]
     fast, ref = model_pair(sizes, "relu", "softmax", True, dtype, seed=10)
     X, Y = make_data(96, sizes, "softmax", "cross_entropy", seed=11, dtype=dtype)
@@ -101,7 +104,7 @@ def test_blas_path_of_wide_layers(dtype):
     for a, b in zip(fast.loss_and_grad(X, Y, "cross_entropy")[1], ref.loss_and_grad(X, Y, "cross_entropy")[1]):
         assert_matches(a, b, dtype)
     h_fast, h_ref = fit_pair(fast, ref, X, Y, {"lr": 0.05, "momentum": 0.9}, loss="cross_entropy",
-                             epochs=2, batch_size=32, seed=1)
+                             epochs=2, batch_size=batch_size, seed=1)
     assert_matches(h_fast.loss, h_ref.loss, dtype)
     assert_matches(fast._params, ref._params, dtype, rtol=None if dtype == np.float64 else 1e-4)
 

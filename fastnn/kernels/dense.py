@@ -14,7 +14,16 @@ BLAS_MIN_ROWS = 8
 this machine): a BLAS call costs ~0.07 us, and for 8 or more rows it is as fast as the loops
 below or faster, by up to 8x where the layer is narrow (32 x 64 x 10: 0.9 us against 6.9 us;
 an inner loop 10 wide barely vectorises). The loops win only for a few rows into a wide
-layer (4 x 64 x 64: 1.0 us against 1.5 us)."""
+layer (4 x 64 x 64: 1.0 us against 1.5 us). The forward product has loops of its own
+(forward_loops), with their own crossover."""
+FORWARD_LOOP_BYTES = 64
+FORWARD_LOOP_MIN_WIDTH = 32
+"""A forward product runs as forward_loops, not BLAS, for fewer than BLAS_MIN_ROWS rows, and
+for at most FORWARD_LOOP_BYTES of a column's rows (16 float32 rows, 8 float64) into a layer at
+least FORWARD_LOOP_MIN_WIDTH wide. BLAS packs W into its own layout on every call, which
+costs as much as the products when the rows are few. Measured (float32, this machine, BLAS
+time = 1): 16 rows 0.5-0.9 into layers 32-256 wide (64 x 128: 2.4 us against 4.3 us), 24-32
+rows 0.4-1.4, 16 rows into 10 outputs 1.7; float64 8 rows 0.5-0.85, 16 rows 0.6-1.3."""
 
 
 @kernel(inline=True)
@@ -23,29 +32,77 @@ def use_blas(m, k, n):
     return m > 1 and (m >= BLAS_MIN_ROWS or m * k * n >= BLAS_MIN_WORK)
 
 
+@kernel(inline=True)
+def forward_uses_blas(m, k, n, itemsize):
+    """Whether Z = A W for a part of m rows (A: m x k, W: k x n, ``itemsize`` bytes a number)
+    calls BLAS rather than forward_loops. Never for one output column: OpenBLAS turns that
+    product into a matrix-vector one, whose rows come out differently for different m."""
+    return n > 1 and use_blas(m, k, n) and not (m < BLAS_MIN_ROWS or (
+        m * itemsize <= FORWARD_LOOP_BYTES and n >= FORWARD_LOOP_MIN_WIDTH))
+
+
+@kernel(inline=True)
+def forward_loops(A, W, b, Z, first, stop):
+    """Z[i] = b + A[i] W for the rows first..stop-1, two rows per pass and four rows of W per
+    step: each W load serves two rows and each load and store of Z four products."""
+    k = A.shape[1]
+    n = W.shape[1]
+    whole = k - k % 4
+    for i in range(first, stop, 2):
+        z0 = Z[i]
+        a0 = A[i]
+        for j in range(n):
+            z0[j] = b[j] if b.size > 0 else Z.dtype.type(0.0)
+        if i + 1 < stop:
+            z1 = Z[i + 1]
+            a1 = A[i + 1]
+            for j in range(n):
+                z1[j] = z0[j]
+            for p in range(0, whole, 4):
+                w0, w1, w2, w3 = W[p], W[p + 1], W[p + 2], W[p + 3]
+                s0, s1, s2, s3 = a0[p], a0[p + 1], a0[p + 2], a0[p + 3]
+                t0, t1, t2, t3 = a1[p], a1[p + 1], a1[p + 2], a1[p + 3]
+                for j in range(n):
+                    z0[j] += s0 * w0[j] + s1 * w1[j] + s2 * w2[j] + s3 * w3[j]
+                    z1[j] += t0 * w0[j] + t1 * w1[j] + t2 * w2[j] + t3 * w3[j]
+            for p in range(whole, k):
+                w0 = W[p]
+                s0, t0 = a0[p], a1[p]
+                for j in range(n):
+                    z0[j] += s0 * w0[j]
+                    z1[j] += t0 * w0[j]
+        else:
+            for p in range(0, whole, 4):
+                w0, w1, w2, w3 = W[p], W[p + 1], W[p + 2], W[p + 3]
+                s0, s1, s2, s3 = a0[p], a0[p + 1], a0[p + 2], a0[p + 3]
+                for j in range(n):
+                    z0[j] += s0 * w0[j] + s1 * w1[j] + s2 * w2[j] + s3 * w3[j]
+            for p in range(whole, k):
+                w0 = W[p]
+                s0 = a0[p]
+                for j in range(n):
+                    z0[j] += s0 * w0[j]
+
+
 @kernel
 def dense_forward(A, W, b, Z, part_rows):
     """Z = A W + b (A: m x k, W: k x n, b: n or empty for no bias, Z: m x n), by BLAS or by
-    loops as for ``part_rows`` rows (so the rows of a part come out the same whether the
-    part runs alone or in a block of several; BLAS gives each row the same result whatever m).
+    forward_loops, one product per part of ``part_rows`` rows: a part's rows come out the same
+    whether it runs alone (on a thread of its own) or in a block of several parts. (BLAS's
+    rounding of a row depends on how many rows the product has, and where the row is in it.)
     """
     m, k = A.shape
     n = W.shape[1]
-    if use_blas(min(m, part_rows), k, n):
-        np.dot(A, W, Z)
-    else:
-        zero = Z.dtype.type(0.0)
-        for i in range(m):
-            for j in range(n):
-                Z[i, j] = zero
-            for p in range(k):
-                a = A[i, p]
-                for j in range(n):
-                    Z[i, j] += a * W[p, j]
-    if b.size > 0:
-        for i in range(m):
-            for j in range(n):
-                Z[i, j] += b[j]
+    for first in range(0, m, part_rows):
+        stop = min(first + part_rows, m)
+        if forward_uses_blas(stop - first, k, n, Z.itemsize):
+            np.dot(A[first:stop], W, Z[first:stop])
+            if b.size > 0:
+                for i in range(first, stop):
+                    for j in range(n):
+                        Z[i, j] += b[j]
+        else:
+            forward_loops(A, W, b, Z, first, stop)
 
 
 @kernel(inline=True)
@@ -85,8 +142,8 @@ def dense_backward(A, D, W, dW, db, D_in, dW_part, db_part, accumulate, need_inp
     """dW (+)= A^T D, db (+)= sum over rows of D, and D_in = D W^T if ``need_input_delta``.
 
     The rows go in parts of ``part_rows``: each part's dW and db are formed on their own and
-    added in order (dW = part 0 + part 1 + ...), the arithmetic of threads that each form one
-    part (fastnn.kernels.parallel). ``accumulate`` adds to dW/db (a batch split into blocks)
+    added in order (dW = part 0 + part 1 + ...), and each part's D_in is a product of its own,
+    the arithmetic of threads that each take one part (fastnn.kernels.parallel). ``accumulate`` adds to dW/db (a batch split into blocks)
     instead of overwriting them; ``dW_part``/``db_part`` hold a part's before it is added.
     """
     m, k = A.shape
@@ -107,13 +164,15 @@ def dense_backward(A, D, W, dW, db, D_in, dW_part, db_part, accumulate, need_inp
             if db.size > 0:
                 column_sums(D[first:stop], db)
     if need_input_delta:
-        if use_blas(min(m, part_rows), k, n):
-            np.dot(D, W.T, D_in)
-        else:
-            zero = W.dtype.type(0.0)
-            for i in range(m):
-                for p in range(k):
-                    s = zero
-                    for j in range(n):
-                        s += D[i, j] * W[p, j]
-                    D_in[i, p] = s
+        for first in range(0, m, part_rows):  # one product per part, as dense_forward
+            stop = min(first + part_rows, m)
+            if k > 1 and use_blas(stop - first, k, n):  # k > 1: as forward_uses_blas
+                np.dot(D[first:stop], W.T, D_in[first:stop])
+            else:
+                zero = W.dtype.type(0.0)
+                for i in range(first, stop):
+                    for p in range(k):
+                        s = zero
+                        for j in range(n):
+                            s += D[i, j] * W[p, j]
+                        D_in[i, p] = s
