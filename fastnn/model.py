@@ -91,9 +91,7 @@ class MLP(Network):
         done = 0
         while done < len(orders):
             threaded, probe = choice.best()
-            count = len(orders) - done
-            if probe:
-                count = min(count, choice.probe_epochs(threaded, X.shape[0]))
+            count = min(len(orders) - done, choice.epochs(threaded, probe, X.shape[0]))
             run = epochs(done, count)
             results = (losses[done:], penalties[done:])
             with one_blas_thread():

@@ -92,50 +92,54 @@ class ThreadChoice:
     """Whether a training shape runs its parts on threads, by the throughput each way.
 
     Each way's first call is a warm-up, not counted (the first epochs on threads ran at half
-    speed: W6 500-570k samples/s against 940k after). Then each way is measured by a probe:
-    the caller runs ``probe_epochs`` epochs that way, about PROBE_SECONDS. Then the faster
-    one runs, and the slower one is probed again after ``PROBE_EVERY`` calls, then after
-    twice as many each time it is still slower, so a machine whose load changes is followed
-    without paying for many slow calls. A way's throughput is its sample-steps over its
-    seconds, older calls weighing half as much every ``HALF_LIFE`` seconds.
+    speed: W6 500-570k samples/s against 940k after). Then each way is measured by a probe of
+    about PROBE_SECONDS. Then the faster one runs, in calls of about RUN_SECONDS (so a long
+    fit comes back to choose), and the slower one is probed again PROBE_AFTER seconds after it
+    last ran, then after twice as long each time it is still slower, up to MAX_PROBE_AFTER.
+    So a wrong first measurement (on a virtual machine whose second core the host had not yet
+    woken, threads measured 600k and one thread won for a whole benchmark) is put right within
+    PROBE_AFTER, and a machine whose load changes is followed, without paying for many slow
+    calls. A way's throughput is its sample-steps over its seconds, older calls weighing half
+    as much every ``HALF_LIFE`` seconds.
     """
 
-    PROBE_EVERY = 8
-    MAX_PROBE_EVERY = 256
     PROBE_SECONDS = 0.01
+    RUN_SECONDS = 0.1
+    PROBE_AFTER = 0.1
+    MAX_PROBE_AFTER = 20.0
     HALF_LIFE = 1.0
 
     def __init__(self):
         self.calls = {True: 0, False: 0}
         self.samples = {True: 0.0, False: 0.0}
         self.seconds = {True: 0.0, False: 0.0}
-        self.when = {True: 0.0, False: 0.0}
+        self.when = {True: 0.0, False: 0.0}  # the end of each way's last counted call
         self.rough = None  # the last call's throughput, warm-ups included: sizes probes
-        self.since_probe = 0
-        self.probe_every = self.PROBE_EVERY
+        self.probe_after = self.PROBE_AFTER
 
     def rate(self, threaded):
         """Sample-steps per second run that way lately (None before it was measured)."""
         return self.samples[threaded] / self.seconds[threaded] if self.seconds[threaded] else None
 
-    def best(self):
-        """The way to run now, and whether that call is a probe (or a warm-up)."""
+    def best(self, now=None):
+        """The way to run now, and whether that call is a probe (or a warm-up); ``now`` as
+        time.monotonic()."""
+        now = time.monotonic() if now is None else now
         for way in (True, False):
             if self.rate(way) is None:
                 return way, True
-        best = self.rate(True) >= self.rate(False)
-        self.since_probe += 1
-        if self.since_probe >= self.probe_every:
-            self.since_probe = 0
-            return not best, True
-        return best, False
+        faster = self.rate(True) >= self.rate(False)
+        if now - self.when[not faster] >= self.probe_after:
+            return not faster, True
+        return faster, False
 
-    def probe_epochs(self, threaded, n_samples):
-        """Epochs a probe of that way runs: about PROBE_SECONDS at that way's last rate (so a
-        probe of threads that collapsed stays short), or at the last call's rate before the
-        way was measured; at least 1."""
+    def epochs(self, threaded, probe, n_samples):
+        """Epochs the next call that way runs: about PROBE_SECONDS for a probe (so a probe of
+        threads that collapsed stays short), else RUN_SECONDS, at that way's rate, or at the
+        last call's rate before the way was measured; at least 1."""
         rate = self.rate(threaded) or self.rough
-        return max(1, int(self.PROBE_SECONDS * rate / n_samples)) if rate else 1
+        seconds = self.PROBE_SECONDS if probe else self.RUN_SECONDS
+        return max(1, int(seconds * rate / n_samples)) if rate else 1
 
     def record(self, threaded, probe, samples, seconds, now=None):
         """A call ran ``samples`` sample-steps in ``seconds`` (on threads or not; a probe or
@@ -148,15 +152,15 @@ class ThreadChoice:
         if self.calls[threaded] == 1:
             return
         known = self.rate(True) is not None and self.rate(False) is not None
-        was_best = known and self.rate(True) >= self.rate(False)
+        was_faster = known and self.rate(True) >= self.rate(False)
         weight = 0.5 ** ((now - self.when[threaded]) / self.HALF_LIFE)
         self.samples[threaded] = weight * self.samples[threaded] + samples
         self.seconds[threaded] = weight * self.seconds[threaded] + seconds
         self.when[threaded] = now
         if probe and known:
-            now_best = self.rate(True) >= self.rate(False)
-            self.probe_every = (self.PROBE_EVERY if now_best != was_best
-                                else min(2 * self.probe_every, self.MAX_PROBE_EVERY))
+            now_faster = self.rate(True) >= self.rate(False)
+            self.probe_after = (self.PROBE_AFTER if now_faster != was_faster
+                                else min(2 * self.probe_after, self.MAX_PROBE_AFTER))
 
 
 _CHOICES = {}

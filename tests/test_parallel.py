@@ -176,18 +176,18 @@ def test_blas_runs_on_one_thread_inside():
 
 def test_choice_warms_up_measures_both_ways_then_keeps_the_faster():
     choice = threads.ThreadChoice()
-    assert choice.best() == (True, True) and choice.probe_epochs(True, 100) == 1
+    assert choice.best(now=0.0) == (True, True) and choice.epochs(True, True, 100) == 1
     choice.record(True, True, 100, 1e-3, now=0.5)      # a warm-up: not counted
     assert choice.rate(True) is None
-    assert choice.best() == (True, True)
-    assert choice.probe_epochs(True, 100) == 1000 * choice.PROBE_SECONDS  # sized by the warm-up
+    assert choice.best(now=0.5) == (True, True)
+    assert choice.epochs(True, True, 100) == 1000 * choice.PROBE_SECONDS  # sized by the warm-up
     choice.record(True, True, 1000, 1.0, now=1.0)
-    assert choice.best() == (False, True)
+    assert choice.best(now=1.0) == (False, True)
     choice.record(False, True, 500, 1.0, now=1.5)      # warm-up
     choice.record(False, True, 500, 1.0, now=2.0)
-    ways = [choice.best() for _ in range(choice.PROBE_EVERY)]
-    assert ways[:-1] == [(True, False)] * (choice.PROBE_EVERY - 1)
-    assert ways[-1] == (False, True)  # a probe of the slower way
+    assert choice.best(now=2.0) == (True, False)
+    assert choice.epochs(True, False, 10) == 100 * choice.RUN_SECONDS  # calls of RUN_SECONDS
+    assert choice.best(now=2.0 + 1.01 * choice.PROBE_AFTER) == (False, True)  # a probe of the slower
 
 
 def warmed_choice():
@@ -210,23 +210,26 @@ def test_choice_weighs_calls_by_their_time_and_age():
 
 def test_choice_follows_a_change_of_load():
     """When threads collapse (another process took a core), the next call runs without them;
-    a probe that loses again waits twice as long; one that wins switches back."""
+    a probe that loses again comes twice as late; one that wins switches back."""
     choice = warmed_choice()
     choice.record(True, False, 1000, 1.0, now=1.0)
     choice.record(False, False, 600, 1.0, now=2.0)
     choice.record(True, False, 1000, 10.0, now=12.0)   # threads collapsed: 100/s
-    assert choice.best() == (False, False)
-    assert choice.probe_epochs(True, 1) < choice.probe_epochs(False, 1)  # short probes
-    for _ in range(choice.PROBE_EVERY - 2):
-        choice.best()
-    assert choice.best() == (True, True)
+    assert choice.best(now=12.0) == (False, False)
+    assert choice.epochs(True, True, 1) < choice.epochs(False, True, 1)  # short probes
+    assert choice.best(now=12.0 + 0.9 * choice.PROBE_AFTER) == (False, False)
+    assert choice.best(now=12.0 + 1.01 * choice.PROBE_AFTER) == (True, True)
     choice.record(True, True, 90, 1.0, now=13.0)      # still slower: probe later
-    assert choice.probe_every == 2 * choice.PROBE_EVERY
-    ways = [choice.best() for _ in range(choice.probe_every)]
-    assert ways[-1] == (True, True) and set(ways[:-1]) == {(False, False)}
-    choice.record(True, True, 11_000, 1.0, now=30.0)  # the load went away
-    assert choice.probe_every == choice.PROBE_EVERY
-    assert choice.best() == (True, False)
+    assert choice.probe_after == 2 * choice.PROBE_AFTER
+    assert choice.best(now=13.0 + 1.9 * choice.PROBE_AFTER) == (False, False)
+    assert choice.best(now=13.0 + 2.01 * choice.PROBE_AFTER) == (True, True)
+    for i in range(20):  # losing every time: up to MAX_PROBE_AFTER apart
+        choice.record(True, True, 90, 1.0, now=14.0 + i)
+    assert choice.probe_after == choice.MAX_PROBE_AFTER
+    choice.record(False, False, 600, 1.0, now=39.95)
+    choice.record(True, True, 11_000, 1.0, now=40.0)  # the load went away
+    assert choice.probe_after == choice.PROBE_AFTER
+    assert choice.best(now=40.0) == (True, False)
 
 
 def test_choice_per_training_shape():
