@@ -10,17 +10,18 @@ from .elementary import vexp, vtanh
 def activate(code, z, a, n_cols):
     """a = f(z) for a flat block of rows of ``n_cols``; z and a may be the same array.
 
-    Softmax is taken row by row: a_j = exp(z_j - max z) / sum_k exp(z_k - max z).
+    Softmax is taken row by row: a_j = exp(z_j - max z) / sum_k exp(z_k - max z), the
+    exponentials in one loop over the block (a row of 10 is too short to vectorise).
     """
     one = a.dtype.type(1.0)
     zero = a.dtype.type(0.0)
     n = z.size
     if code == SIGMOID:
         for i in range(n):
-            a[i] = one / (one + np.exp(-z[i]))
+            a[i] = one / (one + vexp(-z[i]))
     elif code == TANH:
         for i in range(n):
-            a[i] = np.tanh(z[i])
+            a[i] = vtanh(z[i])
     elif code == RELU:
         for i in range(n):
             a[i] = z[i] if z[i] > zero else zero
@@ -32,16 +33,30 @@ def activate(code, z, a, n_cols):
         for i in range(n):
             a[i] = z[i]
     else:  # SOFTMAX
+        subtract_row_peaks(z, a, n_cols)
+        for i in range(n):
+            a[i] = vexp(a[i])
         for start in range(0, n, n_cols):
-            peak = z[start]
-            for j in range(start + 1, start + n_cols):
-                peak = max(peak, z[j])
+            row = a[start:start + n_cols]
             total = zero
-            for j in range(start, start + n_cols):
-                a[j] = np.exp(z[j] - peak)
-                total += a[j]
-            for j in range(start, start + n_cols):
-                a[j] = a[j] / total
+            for j in range(n_cols):
+                total += row[j]
+            for j in range(n_cols):
+                row[j] = row[j] / total
+
+
+@kernel(inline=True)
+def subtract_row_peaks(z, out, n_cols):
+    """out_j = z_j - max z for each row of ``n_cols`` of the flat block z; returns nothing
+    (out may be z)."""
+    for start in range(0, z.size, n_cols):
+        row_z = z[start:start + n_cols]
+        row_out = out[start:start + n_cols]
+        peak = row_z[0]
+        for j in range(1, n_cols):
+            peak = max(peak, row_z[j])
+        for j in range(n_cols):
+            row_out[j] = row_z[j] - peak
 
 
 @kernel

@@ -3,15 +3,15 @@ import numpy as np
 
 from .._jit import kernel
 from .._registry import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SOFTMAX
-from .activations import multiply_derivative
+from .activations import multiply_derivative, subtract_row_peaks
 from .elementary import vexp, vlog1p
 
 
 @kernel(inline=True)
 def binary_cross_entropy(z, t, zero):
     """softplus(z) - t z = max(z, 0) + log1p(exp(-|z|)) - t z, one output's binary
-    cross-entropy from its logit z (``zero``: 0 in z's type). Inlined into the fused loops of
-    fastnn.kernels.per_sample and fastnn.kernels.narrow, with exp and log1p that vectorise."""
+    cross-entropy from its logit z (``zero``: 0 in z's type). Inlined into every loop that
+    takes it, with exp and log1p that vectorise."""
     return max(z, zero) + vlog1p(vexp(-abs(z))) - t * z
 
 
@@ -31,25 +31,27 @@ def loss_and_delta(loss_code, output_code, z, a, t, delta, n_cols, scale):
     total = 0.0
     if loss_code == BINARY_CROSS_ENTROPY:
         for i in range(n):
-            softplus = max(z[i], zero) + np.log1p(np.exp(-abs(z[i])))
-            total += softplus - t[i] * z[i]
+            total += binary_cross_entropy(z[i], t[i], zero)
             delta[i] = scale * (a[i] - t[i])
     elif loss_code == CROSS_ENTROPY:
+        subtract_row_peaks(z, delta, n_cols)  # delta holds exp(z - max z) for a while
+        for i in range(n):
+            delta[i] = vexp(delta[i])
         for start in range(0, n, n_cols):
-            stop = start + n_cols
-            peak = z[start]
-            for j in range(start + 1, stop):
-                peak = max(peak, z[j])
+            row_z, row_t = z[start:start + n_cols], t[start:start + n_cols]
+            row_a, row_delta = a[start:start + n_cols], delta[start:start + n_cols]
             sum_exp = zero
-            for j in range(start, stop):
-                sum_exp += np.exp(z[j] - peak)
+            peak = row_z[0]
+            for j in range(n_cols):
+                sum_exp += row_delta[j]
+                peak = max(peak, row_z[j])
             log_sum_exp = peak + np.log(sum_exp)
             target_sum = zero
-            for j in range(start, stop):
-                total += t[j] * (log_sum_exp - z[j])
-                target_sum += t[j]
-            for j in range(start, stop):
-                delta[j] = scale * (a[j] * target_sum - t[j])
+            for j in range(n_cols):
+                total += row_t[j] * (log_sum_exp - row_z[j])
+                target_sum += row_t[j]
+            for j in range(n_cols):
+                row_delta[j] = scale * (row_a[j] * target_sum - row_t[j])
     else:  # SQUARED_ERROR
         for i in range(n):
             error = a[i] - t[i]
