@@ -94,19 +94,22 @@ class ThreadChoice:
     Each way's first call is a warm-up, not counted (the first epochs on threads ran at half
     speed: W6 500-570k samples/s against 940k after). Then each way is measured by a probe of
     about PROBE_SECONDS. Then the faster one runs, in calls of about RUN_SECONDS (so a long
-    fit comes back to choose), and the slower one is probed again PROBE_AFTER seconds after it
-    last ran, then after twice as long each time it is still slower, up to MAX_PROBE_AFTER.
-    So a wrong first measurement (on a virtual machine whose second core the host had not yet
-    woken, threads measured 600k and one thread won for a whole benchmark) is put right within
-    PROBE_AFTER, and a machine whose load changes is followed, without paying for many slow
-    calls. A way's throughput is its sample-steps over its seconds, older calls weighing half
-    as much every ``HALF_LIFE`` seconds.
+    fit comes back to choose), and the slower one is probed again once the faster has run
+    PROBE_AFTER seconds, then twice as long each time the slower is still slower, up to
+    MAX_PROBE_AFTER; and never before the faster has run 1/PROBE_SHARE times as long as the
+    last probe took (a probe is at least one epoch: one of W7's takes 0.4-0.7 s). So a wrong
+    first measurement (on a virtual machine whose second core the host had not yet woken,
+    threads measured 600k and one thread won for a whole benchmark) is put right soon, and a
+    machine whose load changes is followed, without paying for many slow calls. A way's
+    throughput is its sample-steps over its seconds, older calls weighing half as much every
+    ``HALF_LIFE`` seconds.
     """
 
     PROBE_SECONDS = 0.01
     RUN_SECONDS = 0.1
     PROBE_AFTER = 0.1
     MAX_PROBE_AFTER = 20.0
+    PROBE_SHARE = 0.1
     HALF_LIFE = 1.0
 
     def __init__(self):
@@ -116,20 +119,20 @@ class ThreadChoice:
         self.when = {True: 0.0, False: 0.0}  # the end of each way's last counted call
         self.rough = None  # the last call's throughput, warm-ups included: sizes probes
         self.probe_after = self.PROBE_AFTER
+        self.ran = 0.0  # seconds run without probing since the last probe
+        self.probe_seconds = 0.0  # the last probe's
 
     def rate(self, threaded):
         """Sample-steps per second run that way lately (None before it was measured)."""
         return self.samples[threaded] / self.seconds[threaded] if self.seconds[threaded] else None
 
-    def best(self, now=None):
-        """The way to run now, and whether that call is a probe (or a warm-up); ``now`` as
-        time.monotonic()."""
-        now = time.monotonic() if now is None else now
+    def best(self):
+        """The way to run now, and whether that call is a probe (or a warm-up)."""
         for way in (True, False):
             if self.rate(way) is None:
                 return way, True
         faster = self.rate(True) >= self.rate(False)
-        if now - self.when[not faster] >= self.probe_after:
+        if self.ran >= max(self.probe_after, self.probe_seconds / self.PROBE_SHARE):
             return not faster, True
         return faster, False
 
@@ -148,6 +151,10 @@ class ThreadChoice:
         now = time.monotonic() if now is None else now
         seconds = max(seconds, 1e-9)
         self.rough = samples / seconds
+        if probe:
+            self.ran, self.probe_seconds = 0.0, seconds
+        else:
+            self.ran += seconds
         self.calls[threaded] += 1
         if self.calls[threaded] == 1:
             return

@@ -176,18 +176,32 @@ def test_blas_runs_on_one_thread_inside():
 
 def test_choice_warms_up_measures_both_ways_then_keeps_the_faster():
     choice = threads.ThreadChoice()
-    assert choice.best(now=0.0) == (True, True) and choice.epochs(True, True, 100) == 1
+    assert choice.best() == (True, True) and choice.epochs(True, True, 100) == 1
     choice.record(True, True, 100, 1e-3, now=0.5)      # a warm-up: not counted
     assert choice.rate(True) is None
-    assert choice.best(now=0.5) == (True, True)
+    assert choice.best() == (True, True)
     assert choice.epochs(True, True, 100) == 1000 * choice.PROBE_SECONDS  # sized by the warm-up
+    choice.record(True, True, 1000, 0.01, now=1.0)
+    assert choice.best() == (False, True)
+    choice.record(False, True, 500, 0.01, now=1.5)      # warm-up
+    choice.record(False, True, 500, 0.01, now=2.0)
+    assert choice.best() == (True, False)
+    assert choice.epochs(True, False, 10) == 10_000 * choice.RUN_SECONDS  # calls of RUN_SECONDS
+    choice.record(True, False, 9000, 0.9 * choice.PROBE_AFTER, now=3.0)
+    assert choice.best() == (True, False)
+    choice.record(True, False, 1000, 0.1 * choice.PROBE_AFTER, now=4.0)
+    assert choice.best() == (False, True)  # a probe of the slower way
+
+
+def test_choice_keeps_long_probes_rare():
+    """A probe is at least an epoch: the faster way runs 1/PROBE_SHARE times as long first."""
+    choice = warmed_choice()
     choice.record(True, True, 1000, 1.0, now=1.0)
-    assert choice.best(now=1.0) == (False, True)
-    choice.record(False, True, 500, 1.0, now=1.5)      # warm-up
-    choice.record(False, True, 500, 1.0, now=2.0)
-    assert choice.best(now=2.0) == (True, False)
-    assert choice.epochs(True, False, 10) == 100 * choice.RUN_SECONDS  # calls of RUN_SECONDS
-    assert choice.best(now=2.0 + 1.01 * choice.PROBE_AFTER) == (False, True)  # a probe of the slower
+    choice.record(False, True, 500, 1.0, now=2.0)     # a probe of one second
+    choice.record(True, False, 990 / choice.PROBE_SHARE, 0.99 / choice.PROBE_SHARE, now=20.0)
+    assert choice.best() == (True, False)
+    choice.record(True, False, 20 / choice.PROBE_SHARE, 0.02 / choice.PROBE_SHARE, now=22.0)
+    assert choice.best() == (False, True)
 
 
 def warmed_choice():
@@ -213,23 +227,24 @@ def test_choice_follows_a_change_of_load():
     a probe that loses again comes twice as late; one that wins switches back."""
     choice = warmed_choice()
     choice.record(True, False, 1000, 1.0, now=1.0)
-    choice.record(False, False, 600, 1.0, now=2.0)
+    choice.record(False, True, 600, 1.0, now=2.0)
     choice.record(True, False, 1000, 10.0, now=12.0)   # threads collapsed: 100/s
-    assert choice.best(now=12.0) == (False, False)
-    assert choice.epochs(True, True, 1) < choice.epochs(False, True, 1)  # short probes
-    assert choice.best(now=12.0 + 0.9 * choice.PROBE_AFTER) == (False, False)
-    assert choice.best(now=12.0 + 1.01 * choice.PROBE_AFTER) == (True, True)
-    choice.record(True, True, 90, 1.0, now=13.0)      # still slower: probe later
+    assert choice.rate(False) > choice.rate(True)
+    assert choice.best() == (True, True)               # probed: a short probe
+    assert choice.epochs(True, True, 1) < choice.epochs(False, True, 1)
+    choice.record(True, True, 1, 0.01, now=12.1)       # still collapsed
+    choice.record(False, False, 60, 0.1, now=12.2)
+    assert choice.best() == (False, False)
     assert choice.probe_after == 2 * choice.PROBE_AFTER
-    assert choice.best(now=13.0 + 1.9 * choice.PROBE_AFTER) == (False, False)
-    assert choice.best(now=13.0 + 2.01 * choice.PROBE_AFTER) == (True, True)
+    choice.record(False, False, 60, 0.1, now=12.3)
+    assert choice.best() == (True, True)
     for i in range(20):  # losing every time: up to MAX_PROBE_AFTER apart
-        choice.record(True, True, 90, 1.0, now=14.0 + i)
+        choice.record(True, True, 1, 0.01, now=13.0 + i)
     assert choice.probe_after == choice.MAX_PROBE_AFTER
-    choice.record(False, False, 600, 1.0, now=39.95)
+    choice.record(False, False, 600, 1.0, now=39.0)
     choice.record(True, True, 11_000, 1.0, now=40.0)  # the load went away
     assert choice.probe_after == choice.PROBE_AFTER
-    assert choice.best(now=40.0) == (True, False)
+    assert choice.best() == (True, False)
 
 
 def test_choice_per_training_shape():
