@@ -21,7 +21,7 @@ from .activations import activate_range, multiply_derivative_range
 from .elementary import vexp, vlog1p
 from .losses import binary_cross_entropy
 from .per_sample import offset
-from .updates import penalize_and_step
+from .updates import penalize_and_step, record_epoch
 
 NARROW_MAX_WIDTH = 32
 """Networks train here only if every layer (input and output included) is at most this wide.
@@ -355,10 +355,7 @@ def train_narrow(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
                                output_code, loss_code, acts, deltas)
             penalties += penalize_and_step(l2, scale, params, grad, sizes, w_off, opt_code,
                                            opt_state, hyper, opt_step)
-        total += penalties
-        epoch_losses[epoch] = total / n_samples
-        epoch_penalties[epoch] = penalties / n_samples
-        if not abs(total) < np.inf:  # not np.isfinite: fast-math (nsz, reassoc) folds it away
+        if not record_epoch(epoch, total, penalties, n_samples, epoch_losses, epoch_penalties):
             return epoch + 1
     return n_epochs
 

@@ -13,7 +13,7 @@ from numba import prange
 from .._jit import kernel
 from .network import add_weight_penalty
 from .training import batch_loss_grad
-from .updates import apply_update
+from .updates import apply_update, record_epoch
 
 
 @kernel(parallel=True)
@@ -78,10 +78,7 @@ def train_parts(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2
                 batch_total += part_losses[part]
                 penalties += half_l2 * part_squares[part]
             total += batch_total
-        total += penalties
-        epoch_losses[epoch] = total / n
-        epoch_penalties[epoch] = penalties / n
-        if not abs(total) < np.inf:  # not np.isfinite: fast-math folds it away
+        if not record_epoch(epoch, total, penalties, n, epoch_losses, epoch_penalties):
             return epoch + 1
     return n_epochs
 

@@ -23,7 +23,7 @@ from .activations import activate_range, multiply_derivative_range
 from .dense import BLAS_MIN_WORK
 from .elementary import vexp
 from .losses import binary_cross_entropy
-from .updates import penalize_and_step
+from .updates import penalize_and_step, record_epoch
 
 PER_SAMPLE_MAX_ROWS = 32
 """Batches of at most this many rows train here (see per_sample_fits)."""
@@ -243,9 +243,6 @@ def train_rows(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2,
 
             penalties += penalize_and_step(l2, scale, params, grad, sizes, w_off, opt_code,
                                            opt_state, hyper, opt_step)
-        total += penalties
-        epoch_losses[epoch] = total / n_samples
-        epoch_penalties[epoch] = penalties / n_samples
-        if not abs(total) < np.inf:  # not np.isfinite: fast-math (nsz, reassoc) folds it away
+        if not record_epoch(epoch, total, penalties, n_samples, epoch_losses, epoch_penalties):
             return epoch + 1
     return n_epochs

@@ -6,12 +6,10 @@ of many rows through narrow layers, have kernels of their own (fastnn.kernels.pe
 fastnn.kernels.narrow; fastnn.model chooses); here, blocks of one row take plain loops (no
 BLAS call), larger blocks the batched path.
 """
-import numpy as np
-
 from .._jit import kernel
 from .narrow import forward_narrow, narrow_fits
 from .network import add_weight_penalty, block_start, forward_block, loss_grad_block
-from .updates import apply_update
+from .updates import apply_update, record_epoch
 
 
 @kernel
@@ -118,9 +116,6 @@ def train_epochs(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l
                                                               w_off, lo, min(lo + span, n_params))
             opt_step[0] += 1
             apply_update(opt_code, params, grad, opt_state, hyper, opt_step[0], 0, n_params)
-        total += penalties
-        epoch_losses[epoch] = total / n
-        epoch_penalties[epoch] = penalties / n
-        if not abs(total) < np.inf:  # not np.isfinite: fast-math (nsz, reassoc) folds it away
+        if not record_epoch(epoch, total, penalties, n, epoch_losses, epoch_penalties):
             return epoch + 1
     return n_epochs

@@ -132,3 +132,15 @@ def penalize_and_step(l2, scale, params, grad, sizes, w_off, opt_code, state, hy
     step[0] += 1
     apply_update(opt_code, params, grad, state, hyper, step[0], 0, params.size)
     return penalty
+
+
+@kernel(inline=True)
+def record_epoch(epoch, loss_sum, penalty_sum, n_samples, epoch_losses, epoch_penalties):
+    """The end of an epoch: epoch_losses[epoch] = (loss_sum + penalty_sum) / n_samples,
+    epoch_penalties[epoch] = penalty_sum / n_samples. Returns whether that loss is finite
+    (as abs(x) < inf: fast-math (nsz, reassoc) folds np.isfinite away); the training loops
+    stop after the first epoch whose loss is not."""
+    total = loss_sum + penalty_sum
+    epoch_losses[epoch] = total / n_samples
+    epoch_penalties[epoch] = penalty_sum / n_samples
+    return abs(total) < np.inf
