@@ -99,7 +99,7 @@ class ThreadChoice:
     MAX_PROBE_AFTER; and never before the faster has run 1/PROBE_SHARE times as long as the
     last probe took (a probe is at least one epoch: one of W7's takes 0.4-0.7 s). So a wrong
     first measurement (on a virtual machine whose second core the host had not yet woken,
-    threads measured 600k and one thread won for a whole benchmark) is put right soon, and a
+    threads measured 480k and one thread won for a whole benchmark) is put right soon, and a
     machine whose load changes is followed, without paying for many slow calls. A way's
     throughput is its sample-steps over its seconds, older calls weighing half as much every
     ``HALF_LIFE`` seconds.
@@ -164,10 +164,14 @@ class ThreadChoice:
         self.samples[threaded] = weight * self.samples[threaded] + samples
         self.seconds[threaded] = weight * self.seconds[threaded] + seconds
         self.when[threaded] = now
-        if probe and known:
+        if known:
             now_faster = self.rate(True) >= self.rate(False)
-            self.probe_after = (self.PROBE_AFTER if now_faster != was_faster
-                                else min(2 * self.probe_after, self.MAX_PROBE_AFTER))
+            if now_faster != was_faster:  # the order changed: watch the new slower way closely
+                self.probe_after = self.PROBE_AFTER
+                if not probe:  # the call that lost served as the probe of the way it ran
+                    self.ran, self.probe_seconds = 0.0, seconds
+            elif probe:
+                self.probe_after = min(2 * self.probe_after, self.MAX_PROBE_AFTER)
 
 
 _CHOICES = {}

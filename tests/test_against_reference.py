@@ -93,10 +93,12 @@ def test_long_training_stays_close(path, hidden):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch_size", [32, 7])
-def test_wide_layers(dtype, batch_size):
+def test_wide_layers(monkeypatch, dtype, batch_size):
     """Layers wide enough for BLAS (m*k*n >= BLAS_MIN_WORK) agree too, with the forward
     products of small parts by fastnn.kernels.dense.forward_loops (7 rows, and the 16-row
-    parts of a 32-row batch on two threads in float32)."""
+    parts of a 32-row batch split in two, in float32)."""
+    monkeypatch.setattr(model_module, "batch_parts", lambda batch_size, sizes, block_rows:
+                        2 if batch_size >= 32 else 1)
     sizes = [64, 128, 64, 10]
     fast, ref = model_pair(sizes, "relu", "softmax", True, dtype, seed=10)
     X, Y = make_data(96, sizes, "softmax", "cross_entropy", seed=11, dtype=dtype)

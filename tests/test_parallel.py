@@ -100,25 +100,31 @@ def test_batches_longer_than_a_block(parts, monkeypatch):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch_size", [32, 37])
-def test_threads_or_not_give_the_same_bits(parts, monkeypatch, dtype, batch_size):
+@pytest.mark.parametrize("output,loss", [("softmax", "cross_entropy"),
+                                         ("sigmoid", "binary_cross_entropy")])
+def test_threads_or_not_give_the_same_bits(parts, monkeypatch, dtype, batch_size, output, loss):
     """The split fixes the arithmetic: on threads, on one thread, or switching between the two
     every epoch, training ends on identical bits, in float32 too, also when the parts are of
-    odd and unequal length (37 rows: 19 and 18; the last batch 4: 2 and 2)."""
-    sizes = [64, 128, 64, 10]
-    X, Y = make_data(300, sizes, "softmax", "cross_entropy", seed=37, dtype=dtype)
+    odd and unequal length (37 rows: 19 and 18; the last batch 4: 2 and 2), and with one
+    output (OpenBLAS computes that product as a matrix-vector one)."""
+    sizes = [64, 128, 64, 10 if output == "softmax" else 1]
+    X, Y = make_data(300, sizes, output, loss, seed=37, dtype=dtype)
     results = []
     for threaded in (True, False, "alternate"):
         if threaded == "alternate":
             parts(2)
-            calls = iter(range(1000))  # each a probe, so one epoch each
+            calls = iter(range(1000))
             monkeypatch.setattr(threads.ThreadChoice, "best",
                                 lambda self: (next(calls) % 2 == 0, True))
+            monkeypatch.setattr(threads.ThreadChoice, "epochs", lambda self, *way: 1)
         else:
             parts(2, threaded)
-        net = fastnn.MLP(sizes, hidden="relu", output="softmax", seed=38, dtype=dtype)
-        history = net.fit(X, Y, loss="cross_entropy", optimizer=fastnn.SGD(lr=0.05, momentum=0.9),
+        net = fastnn.MLP(sizes, hidden="relu", output=output, seed=38, dtype=dtype)
+        history = net.fit(X, Y, loss=loss, optimizer=fastnn.SGD(lr=0.05, momentum=0.9),
                           epochs=5, batch_size=batch_size, shuffle=True, seed=1,
                           reduction="mean", l2=0.01)
+        if threaded == "alternate":
+            assert next(calls) == 5  # five calls of one epoch: threads, one thread, threads, ...
         results.append((net._params.copy(), history.loss))
     for params, loss in results[1:]:
         np.testing.assert_array_equal(params, results[0][0])
@@ -223,23 +229,29 @@ def test_choice_weighs_calls_by_their_time_and_age():
 
 
 def test_choice_follows_a_change_of_load():
-    """When threads collapse (another process took a core), the next call runs without them;
-    a probe that loses again comes twice as late; one that wins switches back."""
+    """When threads collapse (another process took a core), the next call runs without them
+    (the slow call served as their probe: the next comes after the faster way ran 1/PROBE_SHARE
+    times as long); a probe that loses again comes twice as late; one that wins switches
+    back."""
     choice = warmed_choice()
     choice.record(True, False, 1000, 1.0, now=1.0)
     choice.record(False, True, 600, 1.0, now=2.0)
-    choice.record(True, False, 1000, 10.0, now=12.0)   # threads collapsed: 100/s
+    choice.record(True, False, 100, 1.0, now=3.0)      # threads collapsed: 100/s
     assert choice.rate(False) > choice.rate(True)
-    assert choice.best() == (True, True)               # probed: a short probe
-    assert choice.epochs(True, True, 1) < choice.epochs(False, True, 1)
-    choice.record(True, True, 1, 0.01, now=12.1)       # still collapsed
-    choice.record(False, False, 60, 0.1, now=12.2)
     assert choice.best() == (False, False)
+    choice.record(False, False, 600 * 9.9, 9.9, now=13.0)
+    assert choice.best() == (False, False)
+    choice.record(False, False, 60, 0.1, now=13.1)
+    assert choice.best() == (True, True)
+    assert choice.epochs(True, True, 1) < choice.epochs(False, True, 1)  # a short probe
+    choice.record(True, True, 1, 0.01, now=13.2)        # still collapsed: probe later
     assert choice.probe_after == 2 * choice.PROBE_AFTER
-    choice.record(False, False, 60, 0.1, now=12.3)
+    choice.record(False, False, 60, 0.1, now=13.3)
+    assert choice.best() == (False, False)
+    choice.record(False, False, 60, 0.1, now=13.4)
     assert choice.best() == (True, True)
     for i in range(20):  # losing every time: up to MAX_PROBE_AFTER apart
-        choice.record(True, True, 1, 0.01, now=13.0 + i)
+        choice.record(True, True, 1, 0.01, now=14.0 + i)
     assert choice.probe_after == choice.MAX_PROBE_AFTER
     choice.record(False, False, 600, 1.0, now=39.0)
     choice.record(True, True, 11_000, 1.0, now=40.0)  # the load went away

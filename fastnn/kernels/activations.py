@@ -1,6 +1,4 @@
 """Activations and their derivatives, elementwise over flat arrays (formulas in fastnn._registry)."""
-import numpy as np
-
 from .._jit import kernel
 from .._registry import LEAKY_RELU, LEAKY_RELU_SLOPE, LINEAR, RELU, SIGMOID, TANH
 from .elementary import vexp, vtanh

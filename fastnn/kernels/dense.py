@@ -23,7 +23,9 @@ for at most FORWARD_LOOP_BYTES of a column's rows (16 float32 rows, 8 float64) i
 least FORWARD_LOOP_MIN_WIDTH wide. BLAS packs W into its own layout on every call, which
 costs as much as the products when the rows are few. Measured (float32, this machine, BLAS
 time = 1): 16 rows 0.5-0.9 into layers 32-256 wide (64 x 128: 2.4 us against 4.3 us), 24-32
-rows 0.4-1.4, 16 rows into 10 outputs 1.7; float64 8 rows 0.5-0.85, 16 rows 0.6-1.3."""
+rows 0.4-1.4, 16 rows into 10 outputs 1.7, 32 rows into 1 output 15 (BLAS: 0.12 us); float64
+8 rows 0.5-0.85, 16 rows 0.6-1.3; fewer than 8 rows 0.1-0.5 whatever the size (4 x 784 x
+256: 25 us against 60 us)."""
 
 
 @kernel(inline=True)
@@ -35,9 +37,8 @@ def use_blas(m, k, n):
 @kernel(inline=True)
 def forward_uses_blas(m, k, n, itemsize):
     """Whether Z = A W for a part of m rows (A: m x k, W: k x n, ``itemsize`` bytes a number)
-    calls BLAS rather than forward_loops. Never for one output column: OpenBLAS turns that
-    product into a matrix-vector one, whose rows come out differently for different m."""
-    return n > 1 and use_blas(m, k, n) and not (m < BLAS_MIN_ROWS or (
+    calls BLAS rather than forward_loops."""
+    return use_blas(m, k, n) and not (m < BLAS_MIN_ROWS or (
         m * itemsize <= FORWARD_LOOP_BYTES and n >= FORWARD_LOOP_MIN_WIDTH))
 
 
@@ -47,7 +48,7 @@ def forward_loops(A, W, b, Z, first, stop):
     step: each W load serves two rows and each load and store of Z four products."""
     k = A.shape[1]
     n = W.shape[1]
-    whole = k - k % 4
+    k_fours = k - k % 4  # the rows of W taken four at a time
     for i in range(first, stop, 2):
         z0 = Z[i]
         a0 = A[i]
@@ -58,26 +59,26 @@ def forward_loops(A, W, b, Z, first, stop):
             a1 = A[i + 1]
             for j in range(n):
                 z1[j] = z0[j]
-            for p in range(0, whole, 4):
+            for p in range(0, k_fours, 4):
                 w0, w1, w2, w3 = W[p], W[p + 1], W[p + 2], W[p + 3]
                 s0, s1, s2, s3 = a0[p], a0[p + 1], a0[p + 2], a0[p + 3]
                 t0, t1, t2, t3 = a1[p], a1[p + 1], a1[p + 2], a1[p + 3]
                 for j in range(n):
                     z0[j] += s0 * w0[j] + s1 * w1[j] + s2 * w2[j] + s3 * w3[j]
                     z1[j] += t0 * w0[j] + t1 * w1[j] + t2 * w2[j] + t3 * w3[j]
-            for p in range(whole, k):
+            for p in range(k_fours, k):
                 w0 = W[p]
                 s0, t0 = a0[p], a1[p]
                 for j in range(n):
                     z0[j] += s0 * w0[j]
                     z1[j] += t0 * w0[j]
         else:
-            for p in range(0, whole, 4):
+            for p in range(0, k_fours, 4):
                 w0, w1, w2, w3 = W[p], W[p + 1], W[p + 2], W[p + 3]
                 s0, s1, s2, s3 = a0[p], a0[p + 1], a0[p + 2], a0[p + 3]
                 for j in range(n):
                     z0[j] += s0 * w0[j] + s1 * w1[j] + s2 * w2[j] + s3 * w3[j]
-            for p in range(whole, k):
+            for p in range(k_fours, k):
                 w0 = W[p]
                 s0 = a0[p]
                 for j in range(n):
@@ -143,8 +144,9 @@ def dense_backward(A, D, W, dW, db, D_in, dW_part, db_part, accumulate, need_inp
 
     The rows go in parts of ``part_rows``: each part's dW and db are formed on their own and
     added in order (dW = part 0 + part 1 + ...), and each part's D_in is a product of its own,
-    the arithmetic of threads that each take one part (fastnn.kernels.parallel). ``accumulate`` adds to dW/db (a batch split into blocks)
-    instead of overwriting them; ``dW_part``/``db_part`` hold a part's before it is added.
+    the arithmetic of threads that each take one part (fastnn.kernels.parallel).
+    ``accumulate`` adds to dW/db (a batch split into blocks) instead of overwriting them;
+    ``dW_part``/``db_part`` hold a part's before it is added.
     """
     m, k = A.shape
     n = W.shape[1]
@@ -166,7 +168,7 @@ def dense_backward(A, D, W, dW, db, D_in, dW_part, db_part, accumulate, need_inp
     if need_input_delta:
         for first in range(0, m, part_rows):  # one product per part, as dense_forward
             stop = min(first + part_rows, m)
-            if k > 1 and use_blas(stop - first, k, n):  # k > 1: as forward_uses_blas
+            if use_blas(stop - first, k, n):
                 np.dot(D[first:stop], W.T, D_in[first:stop])
             else:
                 zero = W.dtype.type(0.0)

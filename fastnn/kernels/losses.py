@@ -20,7 +20,8 @@ def loss_and_delta(loss_code, output_code, z, a, t, delta, n_cols, scale):
     """Sum over the block's rows of the per-sample loss, and delta = scale * dL/dz.
 
     z: output pre-activations, a: output activations (already f(z)), t: targets; all flat
-    blocks of rows of ``n_cols``. Returns the loss sum in float64.
+    blocks of rows of ``n_cols``; delta must not share memory with them (cross-entropy keeps
+    exp(z - max z) in it for a while). Returns the loss sum in float64.
     squared_error: dL/dz = (a - t) f'(z) (softmax: a_j ((a_j - t_j) - sum_k (a_k - t_k) a_k))
     binary_cross_entropy (sigmoid): dL/dz = a - t, L = softplus(z) - t z
     cross_entropy (softmax): dL/dz = a sum_k t_k - t, L = sum_j t_j (logsumexp(z) - z_j)

@@ -1,7 +1,8 @@
 """Optimizer updates over the flat parameter buffer, or a range lo..hi of it (threads update
 disjoint ranges; fastnn.kernels.parallel). Each update loops over the arrays it is given from
 0: over a view of the range, not over range(lo, hi), whose indices LLVM cannot prove
-non-negative (numba wraps negative ones), so that loop would not vectorise."""
+non-negative (numba wraps negative ones), so that loop would not vectorise. Also the end of a
+batch (penalize_and_step) and of an epoch (record_epoch) that every training loop shares."""
 import numpy as np
 
 from .._jit import kernel
