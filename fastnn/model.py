@@ -5,7 +5,7 @@ import numba
 import numpy as np
 
 from . import _registry as reg
-from .kernels.narrow import narrow_fits, train_narrow
+from .kernels.narrow import loss_grad_narrow, narrow_fits, train_narrow
 from .kernels.parallel import train_parts
 from .kernels.per_sample import per_sample_fits, train_rows
 from .kernels.training import batch_loss_grad, forward_rows, train_epochs
@@ -43,8 +43,12 @@ class MLP(Network):
         return out
 
     def _loss_grad(self, X, T, loss, scale):
-        block_rows = min(X.shape[0], BLOCK_ROWS)
         grad = np.zeros_like(self._params)
+        if narrow_fits(X.shape[0], self._layer_sizes):
+            total = loss_grad_narrow(X, T, scale, self._params, grad, self._layer_sizes,
+                                     self._w_off, self._b_off, *self._codes(), reg.LOSSES[loss])
+            return total, grad
+        block_rows = min(X.shape[0], BLOCK_ROWS)
         scratch = np.empty_like(self._params)
         no_order = np.empty(0, np.int64)
         no_rows = np.empty(0, self._dtype)  # rows are read in order: no gather buffers

@@ -124,9 +124,32 @@ def test_forward(dtype, hidden, output):
         assert_matches(out, ref.forward(X), dtype)
 
 
-def test_agrees_with_the_batched_path():
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("output,loss", OUTPUT_LOSS_PAIRS)
+@pytest.mark.parametrize("bias", [True, False])
+def test_loss_and_grad(dtype, output, loss, bias):
+    """fastnn.MLP.loss_and_grad on many rows of a narrow network (loss_grad_narrow): one chunk
+    and several, both reductions, against the reference."""
+    sizes = [5, 7, 6, 3]
+    fast, ref = model_pair(sizes, "tanh", output, bias, dtype, seed=43)
+    chunk = chunk_rows(10**6, np.array(sizes), np.dtype(dtype).itemsize)
+    for n in (NARROW_MIN_ROWS, 2 * chunk + 3):
+        assert_narrow(None, n, sizes)
+        X, Y = make_data(n, sizes, output, loss, seed=44, dtype=dtype)
+        for reduction in reg.REDUCTIONS:
+            l_fast, gw_fast, gb_fast = fast.loss_and_grad(X, Y, loss, reduction)
+            l_ref, gw_ref, gb_ref = ref.loss_and_grad(X, Y, loss, reduction)
+            assert_matches(l_fast, l_ref, dtype)
+            for a, b in zip(gw_fast + (gb_fast or []), gw_ref + (gb_ref or [])):
+                assert a.dtype == dtype
+                assert_matches(a, b, dtype)
+
+
+def test_agrees_with_the_batched_path(monkeypatch):
     """One full-batch step of plain SGD (lr 1, summed loss) moves the parameters by minus the
-    gradient of the batched path (fastnn.MLP.loss_and_grad), to 1e-12."""
+    gradient of the batched path (fastnn.MLP.loss_and_grad, kept off the narrow path), to
+    1e-12."""
+    import fastnn.model
     sizes = [4, 9, 7, 3]
     for hidden, output, loss in [("sigmoid", "sigmoid", "squared_error"),
                                  ("tanh", "sigmoid", "binary_cross_entropy"),
@@ -134,7 +157,9 @@ def test_agrees_with_the_batched_path():
         net = fastnn.MLP(sizes, hidden=hidden, output=output, seed=37)
         X, Y = make_data(700, sizes, output, loss, seed=38)
         before = net._params.copy()
+        monkeypatch.setattr(fastnn.model, "narrow_fits", lambda batch_size, sizes: False)
         total, grad_w, grad_b = net.loss_and_grad(X, Y, loss, reduction="sum")
+        monkeypatch.undo()  # the fit below takes the narrow path
         history = net.fit(X, Y, loss=loss, optimizer=fastnn.SGD(lr=1.0), batch_size=None,
                           reduction="sum")
         assert history.loss[0] == pytest.approx(total / len(X), rel=1e-12)

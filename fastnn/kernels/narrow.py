@@ -300,64 +300,100 @@ def backward_chunk(m, top, params, grad, sizes, w_off, b_off, hidden_code, outpu
         d = s
 
 
+@kernel(inline=True)
+def narrow_buffers(batch_size, sizes, params):
+    """(chunk rows, acts, deltas, targets, z_out, scratch): the chunk size and buffers, in
+    params' dtype, for batches of ``batch_size`` rows (allocated once per call)."""
+    dtype = params.dtype
+    n_layers = sizes.size - 1
+    n_out = offset(sizes[n_layers])
+    chunk = chunk_rows(batch_size, sizes, params.itemsize)
+    width = 0
+    for layer in range(n_layers + 1):
+        width += sizes[layer]
+    return (chunk, np.empty(chunk * width, dtype), np.empty(chunk * (width - sizes[0]), dtype),
+            np.empty(chunk * n_out, dtype), np.empty(chunk * n_out, dtype),
+            np.empty(3 * chunk, dtype))
+
+
+@kernel(inline=True)
+def narrow_batch_loss_grad(X, T, order, shuffled, start, stop, scale, params, grad, sizes,
+                           w_off, b_off, hidden_code, output_code, loss_code, chunk, acts,
+                           deltas, targets, z_out, scratch):
+    """grad = scale * gradient of the loss summed over rows start..stop (as
+    fastnn.kernels.training.batch_loss_grad), chunk by chunk; returns that loss sum.
+
+    Forward, layer l: z[j, :] = b_j + sum_p W[p, j] a[p, :], a = f(z). Backward from the
+    output delta = scale * dL/dz: dW[p, j] = sum over rows of a[p, :] delta[j, :], db_j = sum
+    of delta[j, :], and the layer below gets delta[p, :] = f'(z[p, :]) sum_j W[p, j] delta[j, :].
+    """
+    n_out = offset(sizes[sizes.size - 1])
+    keep_z = loss_code != SQUARED_ERROR
+    zero = params.dtype.type(0.0)
+    for q in range(grad.size):
+        grad[q] = zero
+    # about equal chunks (no tiny last one), of a multiple of 8 rows where they can be
+    rows = stop - start
+    n_chunks = (rows + chunk - 1) // chunk
+    m_max = min(chunk, ((rows + n_chunks - 1) // n_chunks + 7) // 8 * 8)
+    total = 0.0
+    for first in range(start, stop, m_max):
+        m = min(m_max, stop - first)
+        gather_chunk(X, order, shuffled, first, m, acts)
+        gather_chunk(T, order, shuffled, first, m, targets)
+        top = forward_chunk(m, params, sizes, w_off, b_off, hidden_code, output_code, keep_z,
+                            acts, z_out, scratch)
+        e = top - sizes[0] * m
+        total += loss_chunk(loss_code, output_code, m, n_out, scale, acts, top, z_out, targets,
+                            deltas, e, scratch)
+        backward_chunk(m, top, params, grad, sizes, w_off, b_off, hidden_code, output_code,
+                       loss_code, acts, deltas)
+    return total
+
+
 @kernel
 def train_narrow(X, T, orders, shuffled, n_epochs, batch_size, mean_reduction, l2, params,
                  grad, sizes, w_off, b_off, hidden_code, output_code, loss_code, opt_code,
                  opt_state, hyper, opt_step, epoch_losses, epoch_penalties):
     """fastnn.kernels.training.train_epochs for batches that are ``narrow_fits``: the same
     arguments (less the row-major buffers: this allocates its own, once per call), results,
-    l2 penalty and update (penalize_and_step after each batch).
-
-    Per batch: grad = scale * gradient of the loss summed over its rows, chunk by chunk.
-    Forward, layer l: z[j, :] = b_j + sum_p W[p, j] a[p, :], a = f(z). Backward from the
-    output delta = scale * dL/dz: dW[p, j] = sum over rows of a[p, :] delta[j, :], db_j = sum
-    of delta[j, :], and the layer below gets delta[p, :] = f'(z[p, :]) sum_j W[p, j] delta[j, :]
-    (W before the update).
+    l2 penalty and update (penalize_and_step after each batch, with W before the update in
+    the batch's gradient: narrow_batch_loss_grad).
     """
-    zero = params.dtype.type(0.0)
     one = params.dtype.type(1.0)
-    n_layers = sizes.size - 1
-    n_out = offset(sizes[n_layers])
     n_samples = X.shape[0]
-    chunk = chunk_rows(batch_size, sizes, params.itemsize)
-    width = 0
-    for layer in range(n_layers + 1):
-        width += sizes[layer]
-    acts = np.empty(chunk * width, params.dtype)
-    deltas = np.empty(chunk * (width - sizes[0]), params.dtype)
-    targets = np.empty(chunk * n_out, params.dtype)
-    z_out = np.empty(chunk * n_out, params.dtype)
-    scratch = np.empty(3 * chunk, params.dtype)
-    keep_z = loss_code != SQUARED_ERROR
+    chunk, acts, deltas, targets, z_out, scratch = narrow_buffers(batch_size, sizes,
+                                                                  params)
     for epoch in range(n_epochs):
         order = orders[epoch]
         total = 0.0
         penalties = 0.0
         for start in range(0, n_samples, batch_size):
             stop = min(start + batch_size, n_samples)
-            rows = stop - start
-            scale = one / params.dtype.type(rows) if mean_reduction else one
-            for q in range(grad.size):
-                grad[q] = zero
-            # about equal chunks (no tiny last one), of a multiple of 8 rows where they can be
-            n_chunks = (rows + chunk - 1) // chunk
-            m_max = min(chunk, ((rows + n_chunks - 1) // n_chunks + 7) // 8 * 8)
-            for first in range(start, stop, m_max):
-                m = min(m_max, stop - first)
-                gather_chunk(X, order, shuffled, first, m, acts)
-                gather_chunk(T, order, shuffled, first, m, targets)
-                top = forward_chunk(m, params, sizes, w_off, b_off, hidden_code, output_code,
-                                    keep_z, acts, z_out, scratch)
-                e = top - sizes[0] * m
-                total += loss_chunk(loss_code, output_code, m, n_out, scale, acts, top, z_out,
-                                    targets, deltas, e, scratch)
-                backward_chunk(m, top, params, grad, sizes, w_off, b_off, hidden_code,
-                               output_code, loss_code, acts, deltas)
+            scale = one / params.dtype.type(stop - start) if mean_reduction else one
+            total += narrow_batch_loss_grad(X, T, order, shuffled, start, stop, scale, params,
+                                            grad, sizes, w_off, b_off, hidden_code,
+                                            output_code, loss_code, chunk, acts, deltas,
+                                            targets, z_out, scratch)
             penalties += penalize_and_step(l2, scale, params, grad, sizes, w_off, opt_code,
                                            opt_state, hyper, opt_step)
         if not record_epoch(epoch, total, penalties, n_samples, epoch_losses, epoch_penalties):
             return epoch + 1
     return n_epochs
+
+
+@kernel
+def loss_grad_narrow(X, T, scale, params, grad, sizes, w_off, b_off, hidden_code, output_code,
+                     loss_code):
+    """fastnn.kernels.training.batch_loss_grad over every row of X in order, for a network
+    and a number of rows that are ``narrow_fits``: grad = scale * gradient of the summed loss;
+    returns the loss sum."""
+    chunk, acts, deltas, targets, z_out, scratch = narrow_buffers(X.shape[0], sizes,
+                                                                  params)
+    no_order = np.empty(0, np.int64)
+    return narrow_batch_loss_grad(X, T, no_order, False, 0, X.shape[0], scale, params, grad,
+                                  sizes, w_off, b_off, hidden_code, output_code, loss_code,
+                                  chunk, acts, deltas, targets, z_out, scratch)
 
 
 @kernel
