@@ -1,4 +1,4 @@
-"""fastnn's benchmark suites, both built on the workloads of fastnn/workloads.py.
+"""fastnn's benchmark suites, both built on the workloads of fastnn/tools/workloads.py.
 
 - asv (airspeed velocity, asv.conf.json at the top): the modules ``bench_*.py`` here.
   asv imports every module of this package, so nothing here imports pytest.

@@ -1,5 +1,5 @@
 """What the asv suites share."""
-from fastnn.workloads import WORKLOADS
+from fastnn.tools.workloads import WORKLOADS
 
 
 def workload(workload_id):

@@ -7,7 +7,7 @@ Both are timed inside the new process, after its imports.
 """
 import tempfile
 
-from fastnn import bench
+from fastnn.tools import bench
 
 from ._common import workload
 

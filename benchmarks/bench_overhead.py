@@ -1,7 +1,8 @@
 """asv: call overhead, a one-row forward call and a one-sample, one-epoch fit call."""
 import numpy as np
 
-from fastnn import SGD, bench
+from fastnn import SGD
+from fastnn.tools import bench
 
 IMPLEMENTATIONS = list(bench.IMPLEMENTATIONS)
 

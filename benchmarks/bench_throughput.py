@@ -4,8 +4,8 @@
 ``track_*`` record ``python -m fastnn bench --quick``: fastnn and the reference interleaved
 in one process, so their ratio is measured under the same conditions.
 """
-from fastnn import bench
-from fastnn.workloads import WORKLOADS
+from fastnn.tools import bench
+from fastnn.tools.workloads import WORKLOADS
 
 from ._common import workload
 

@@ -1,58 +1,7 @@
-"""Command line:
-
-``python -m fastnn demo [NAME] [--out DIR] [--quick]``
-``python -m fastnn bench [--workloads W1,W3] [--quick] [--repeat N] [--json FILE] [--peers]``
-``python -m fastnn sweep [--quick] [--plot FILE]``
-"""
-import argparse
+"""``python -m fastnn``: the command line (fastnn.tools.cli)."""
 import sys
 
-from . import bench, demo, sweep
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fastnn")
-    commands = parser.add_subparsers(dest="command", required=True)
-    d = commands.add_parser(
-        "demo", help="the tutorials on fastnn, timed against the NumPy reference, with pictures",
-        description="Run the tutorials' experiments on fastnn.MLP, print what the tutorials "
-                    "printed and the time the NumPy reference takes for the same work, and "
-                    "write their pictures as PNG files (with matplotlib).")
-    d.add_argument("name", nargs="?", choices=list(demo.TUTORIALS), metavar="NAME",
-                   help="one tutorial (default: all): " + ", ".join(
-                       f"{name} (tutorial {t.seed}: {t.workload.title.partition(', ')[2]})"
-                       for name, t in demo.TUTORIALS.items()))
-    d.add_argument("--out", metavar="DIR", default=".",
-                   help="folder for the PNG files (default: the current folder)")
-    d.add_argument("--quick", action="store_true",
-                   help="a tenth of the epochs (the tutorials' results need the full runs)")
-    b = commands.add_parser("bench", help="training throughput against the NumPy reference")
-    b.add_argument("--workloads", help="comma-separated workload ids (default: all)")
-    b.add_argument("--quick", action="store_true", help="a tenth of the epochs")
-    b.add_argument("--repeat", type=int, default=3, help="interleaved runs per implementation")
-    b.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    b.add_argument("--peers", action="store_true",
-                   help="also PyTorch (1 thread and default threads) and scikit-learn's "
-                        "MLPClassifier, where installed")
-    s = commands.add_parser("sweep", help="cost against width, depth, batch size and samples")
-    s.add_argument("--quick", action="store_true", help="short runs, no repeats")
-    s.add_argument("--plot", metavar="FILE", help="also plot the sweep to FILE (needs matplotlib)")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        demo.run([args.name] if args.name else None, folder=args.out, quick=args.quick)
-        return 0
-    if args.command == "sweep":
-        sweep.run(quick=args.quick, plot_path=args.plot)
-        return 0
-    if args.repeat < 1:
-        parser.error("--repeat must be >= 1")
-    ids = args.workloads.split(",") if args.workloads else None
-    try:
-        bench.run(ids, quick=args.quick, repeat=args.repeat, json_path=args.json, peers=args.peers)
-    except ValueError as error:
-        parser.error(str(error))
-    return 0
-
+from .tools.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

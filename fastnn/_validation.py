@@ -106,3 +106,42 @@ def check_random_state(name, value):
     if value is not None:
         check_int(name, value, 0)
     return np.random.RandomState(value)
+
+
+def check_hidden(value, n_hidden, choices):
+    """``hidden``: one activation name for every hidden layer, or a list (or tuple) of one
+    name per hidden layer. Returns the names, one per hidden layer."""
+    if isinstance(value, str):
+        check_choice("hidden", value, choices)
+        return (value,) * n_hidden
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"hidden must be an activation name or a list of one per hidden layer, "
+                        f"got {value!r}")
+    if len(value) != n_hidden:
+        raise ValueError(f"hidden must name {n_hidden} activation{'s' if n_hidden != 1 else ''} "
+                         f"(one per hidden layer), got {len(value)}: {list(value)!r}")
+    for name in value:
+        if not isinstance(name, str):
+            raise ValueError(f"hidden: {name!r} is not an activation name; names: "
+                             f"{', '.join(choices)}")
+        if name not in choices:
+            raise ValueError(f"hidden: {name!r} is not one of {', '.join(choices)}")
+    return tuple(value)
+
+
+def check_sample_weight(value, n_samples, dtype):
+    """``sample_weight``: None (every row weighs 1) or one finite weight >= 0 per row, not all
+    zero. Returns a C-contiguous (n_samples,) array of ``dtype``."""
+    if value is None:
+        return np.ones(n_samples, dtype)
+    weights = real_array("sample_weight", value)
+    if weights.shape != (n_samples,):
+        raise ValueError(f"sample_weight must have shape ({n_samples},), one weight per row, got "
+                         f"shape {weights.shape}")
+    with np.errstate(over="ignore"):
+        weights = as_real_array("sample_weight", weights, dtype)
+    if weights.min() < 0:
+        raise ValueError(f"sample_weight must be >= 0, got {weights.min():g}")
+    if not weights.any():
+        raise ValueError("sample_weight: the weights are all zero")
+    return weights

@@ -4,10 +4,13 @@ The parameters, fitted attributes and training procedure are scikit-learn's
 (sklearn.neural_network.MLPClassifier / MLPRegressor): the same initial weights for the same
 random_state, the same shuffling, batches, L2 penalty (alpha), learning-rate schedules,
 stopping rules and early stopping, so ``loss_curve_`` and ``coefs_`` agree with
-scikit-learn's to rounding. The mathematics runs on fastnn's kernels (fastnn.MLP); the
-estimator API, label handling, splits and scores come from scikit-learn, which must be
+scikit-learn's to rounding. The mathematics runs on fastnn's kernels through fastnn.MLP's
+interface for trainers (``params``, ``layer_views``, ``forward_unchecked``,
+``loss_and_grad_unchecked``, ``train_epochs_unchecked``: the L2 penalty is the network's);
+the estimator API, label handling, splits and scores come from scikit-learn, which must be
 installed (``pip install scikit-learn``).
 """
+import copy
 import numbers
 import warnings
 
@@ -23,9 +26,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _registry as reg
 from ._validation import check_bool, check_choice, check_int, check_real
 from .model import MLP
+from .optimizers import SklearnAdam, SklearnSGD
 
 ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 """scikit-learn's activation names -> fastnn's."""
@@ -94,9 +97,6 @@ class BaseMLP(BaseEstimator):
         for name in ("coefs_", "intercepts_"):
             if name in state:
                 state[name] = [np.array(array) for array in state[name]]
-        for name in ("_optimizer_state", "_optimizer_step"):
-            if name in state:
-                state[name] = np.array(state[name])
         super().__setstate__(state)
 
     # ----------------------------------------------------------------- parameters
@@ -175,7 +175,7 @@ class BaseMLP(BaseEstimator):
             self._fit_lbfgs(net, X, Y)
         else:
             self._fit_stochastic(net, X, Y, random_state, incremental)
-        self._store(net._params)
+        self._store(net.params)
         return self
 
     def _initialize(self, Y, layer_units, dtype, random_state):
@@ -209,29 +209,35 @@ class BaseMLP(BaseEstimator):
         if net.dtype != dtype:
             net = self._net = self._network_class(net.sizes, hidden=net.hidden, output=net.output,
                                                  dtype=dtype)
+            if hasattr(self, "_optimizer"):
+                self._optimizer.move_to(net)
         net.set_params(list(self.coefs_), list(self.intercepts_))
         return net
 
     def _store(self, flat):
         """Write a flat parameter vector into coefs_ and intercepts_ (in place, as
         scikit-learn updates them)."""
-        weights, biases = self._net._layer_views(flat)
+        weights, biases = self._net.layer_views(flat)
         for target, source in zip(self.coefs_ + self.intercepts_, weights + biases):
             target[...] = source
 
     def _loss_name(self):
         return OUTPUTS[self.out_activation_][1]
 
+    def _new_optimizer(self):
+        """scikit-learn's optimizer for the solver, with the estimator's hyperparameters."""
+        if self.solver == "sgd":
+            return SklearnSGD(lr=self.learning_rate_init, momentum=self.momentum,
+                              nesterov=self.nesterovs_momentum)
+        return SklearnAdam(lr=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2,
+                           eps=self.epsilon)
+
     def _fit_stochastic(self, net, X, Y, random_state, incremental):
-        if not incremental or not hasattr(self, "_optimizer_state"):
-            self._optimizer_state = np.zeros((1 if self.solver == "sgd" else 2, net.n_params),
-                                             net.dtype)
-            self._optimizer_step = np.zeros(1, np.int64)
-            self._learning_rate = float(self.learning_rate_init)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        state = self._optimizer_state = self._optimizer_state.astype(net.dtype, copy=False)
-        saved = (net._params.copy(), state.copy(), self._optimizer_step.copy())
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._new_optimizer()
+        saved = (net.params.copy(), copy.deepcopy(self._optimizer))
         if self.early_stopping:
             stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
             X, X_val, Y, y_val = train_test_split(X, Y, random_state=random_state,
@@ -243,7 +249,7 @@ class BaseMLP(BaseEstimator):
             X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
             if is_classifier(self):
                 y_val = self._label_binarizer.inverse_transform(y_val)
-            best_params = net._params.copy()
+            best_params = net.params.copy()
         n_samples = X.shape[0]
         if self.batch_size == "auto":
             batch_size = min(200, n_samples)
@@ -252,23 +258,22 @@ class BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
                               "going to be clipped")
             batch_size = min(self.batch_size, n_samples)
-        code = reg.OPT_SKLEARN_SGD if self.solver == "sgd" else reg.OPT_SKLEARN_ADAM
         sample_idx = np.arange(n_samples, dtype=np.int64)
         try:
             self.n_iter_ = 0
             while self.n_iter_ < self.max_iter:
                 count = self._epochs_per_call(incremental, n_samples)
-                orders = np.empty((count, n_samples), np.int64)
-                for epoch in range(count):  # scikit-learn's draws, epoch after epoch
-                    if self.shuffle:
-                        sample_idx = _shuffled(sample_idx, random_state)
+                orders = np.empty((count, n_samples if self.shuffle else 0), np.int64)
+                for epoch in range(count if self.shuffle else 0):  # scikit-learn's draws
+                    sample_idx = _shuffled(sample_idx, random_state)
                     orders[epoch] = sample_idx
-                losses, penalties = net._train_epochs(
-                    X, Y, orders, self.shuffle, batch_size, True, self.alpha, self._loss_name(),
-                    code, state, self._hyper(net.dtype), self._optimizer_step)
+                losses, penalties = net.train_epochs_unchecked(
+                    X, Y, self._loss_name(), self._optimizer, orders, batch_size, "mean",
+                    self.alpha)
                 if not (len(losses) == count and np.isfinite(losses).all()
-                        and np.isfinite(net._params).all()):
-                    net._params[...], state[...], self._optimizer_step[...] = saved
+                        and np.isfinite(net.params).all()):
+                    net.params[...], self._optimizer = saved
+                    self._optimizer.move_to(net)
                     raise ValueError(f"{DIVERGED} (training diverged in iteration "
                                      f"{self.n_iter_ + len(losses)}; coefs_ are left as they "
                                      "were)")
@@ -282,11 +287,11 @@ class BaseMLP(BaseEstimator):
                         print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
                     if self.early_stopping:
                         if self._update_validation(net, X_val, y_val):
-                            best_params[...] = net._params
+                            best_params[...] = net.params
                     else:
                         self._update_training_loss()
                 if self.learning_rate == "invscaling" and self.solver == "sgd":
-                    self._learning_rate = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+                    self._optimizer.lr = self.learning_rate_init / (self.t_ + 1) ** self.power_t
                 if self._no_improvement_count > self.n_iter_no_change:
                     what = ("Validation score did not improve" if self.early_stopping
                             else "Training loss did not improve")
@@ -304,7 +309,7 @@ class BaseMLP(BaseEstimator):
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
         if self.early_stopping:
-            net._params[...] = best_params
+            net.params[...] = best_params
 
     def _epochs_per_call(self, incremental, n_samples):
         """Epochs to train in one compiled call: one where Python decides something after
@@ -319,12 +324,6 @@ class BaseMLP(BaseEstimator):
         return max(1, min(self.max_iter - self.n_iter_,
                           self.n_iter_no_change + 1 - self._no_improvement_count,
                           MAX_CALL_ROWS // n_samples))
-
-    def _hyper(self, dtype):
-        if self.solver == "sgd":
-            return np.array([self._learning_rate, self.momentum, float(self.nesterovs_momentum)],
-                            dtype)
-        return np.array([self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon], dtype)
 
     def _reported_loss(self, loss, penalty):
         """scikit-learn's loss: the data loss (averaged over outputs too for squared error)
@@ -343,7 +342,7 @@ class BaseMLP(BaseEstimator):
 
     def _update_validation(self, net, X_val, y_val):
         """Record the validation score; True when it is the best so far."""
-        y_pred = self._decode(net._forward(np.ascontiguousarray(X_val, net.dtype)))
+        y_pred = self._decode(net.forward_unchecked(np.ascontiguousarray(X_val, net.dtype)))
         score = np.nan if (np.issubdtype(y_pred.dtype, np.floating)
                            and not np.isfinite(y_pred).all()) else self._score_function(y_val, y_pred)
         self.validation_scores_.append(score)
@@ -365,43 +364,35 @@ class BaseMLP(BaseEstimator):
             if self.verbose:
                 print(message + " Stopping.")
             return True
-        if self._learning_rate <= MIN_ADAPTIVE_LEARNING_RATE:
+        if self._optimizer.lr <= MIN_ADAPTIVE_LEARNING_RATE:
             if self.verbose:
                 print(message + " Learning rate too small. Stopping.")
             return True
-        self._learning_rate /= 5.0
+        self._optimizer.lr /= 5.0
         if self.verbose:
-            print(message + " Setting learning rate to %f" % self._learning_rate)
+            print(message + " Setting learning rate to %f" % self._optimizer.lr)
         return False
 
     def _fit_lbfgs(self, net, X, Y):
         """scipy's L-BFGS-B on the full-batch loss and its compiled gradient, as scikit-learn."""
-        n_samples = X.shape[0]
         loss_name = self._loss_name()
-        scale = net.dtype.type(1.0 / n_samples)
-        weights, _ = net._layer_views(net._params)
 
         def loss_and_grad(flat):
-            net._params[...] = flat
-            total, grad = net._loss_grad(X, Y, loss_name, scale)
-            grad_weights, _ = net._layer_views(grad)
-            squares = 0.0
-            for W, dW in zip(weights, grad_weights):
-                squares += float(np.dot(W.ravel(), W.ravel()))
-                dW += scale * net.dtype.type(self.alpha) * W
-            penalty = 0.5 * self.alpha * squares / n_samples
-            return self._reported_loss(total / n_samples + penalty, penalty), grad
+            net.params[...] = flat
+            loss, penalty, grad = net.loss_and_grad_unchecked(X, Y, loss_name, "mean",
+                                                              self.alpha)
+            return self._reported_loss(loss, penalty), grad
 
         result = scipy.optimize.minimize(
-            loss_and_grad, net._params.copy(), method="L-BFGS-B", jac=True,
+            loss_and_grad, net.params.copy(), method="L-BFGS-B", jac=True,
             options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
         if result.status != 0:
             warnings.warn(f"lbfgs failed to converge after {result.nit} iteration(s) "
                           f"(status={result.status}): {result.message}", ConvergenceWarning)
         self.n_iter_ = min(result.nit, self.max_iter)
         self.loss_ = float(result.fun)
-        net._params[...] = result.x
-        if not np.isfinite(net._params).all():
+        net.params[...] = result.x
+        if not np.isfinite(net.params).all():
             raise ValueError(DIVERGED)
 
     # ----------------------------------------------------------------- prediction
@@ -410,7 +401,7 @@ class BaseMLP(BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         net = self._network(self._net.dtype)
-        return net._forward(np.ascontiguousarray(X, net.dtype))
+        return net.forward_unchecked(np.ascontiguousarray(X, net.dtype))
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):

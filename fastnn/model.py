@@ -1,19 +1,32 @@
-"""fastnn.MLP: the shared API (fastnn.network) running on the compiled kernels."""
+"""fastnn.MLP: the shared API (fastnn.network) running on the compiled kernels.
+
+fastnn.paths.choose picks the path of every call; this module builds that path's workspace
+and calls its kernel from the tables below, each with the same leading bundles:
+(net, params, opt, batches, work, out) for training, (net, params, batches, work) for the
+loss and gradient, (net, params, X, work, out) for predictions (fastnn.kernels).
+"""
 import time
 
 import numba
 import numpy as np
 
-from . import _registry as reg
-from .kernels.narrow import loss_grad_narrow, narrow_fits, train_narrow
-from .kernels.parallel import train_parts
-from .kernels.per_sample import per_sample_fits, train_rows
-from .kernels.training import batch_loss_grad, forward_rows, train_epochs
+from . import paths, persistence
+from .kernels.batched import forward_batched, loss_grad_batched, train_batched
+from .kernels.narrow import forward_narrow, loss_grad_narrow, train_narrow
+from .kernels.per_sample import train_per_sample
+from .kernels.threaded import train_threaded
 from .network import Network
-from .threads import batch_parts, choice_for, one_blas_thread, wake_threads
+from .threads import choice_for, one_blas_thread, wake_threads
 
-BLOCK_ROWS = 1024
-"""Rows a kernel pushes through the network at once (bounds activation memory)."""
+TRAIN = {paths.PER_SAMPLE: train_per_sample, paths.NARROW: train_narrow,
+         paths.BATCHED: train_batched}
+"""The training kernel of each path; batches split into parts run on threads in THREADED, or
+one after another in TRAIN[BATCHED] (the same arithmetic)."""
+THREADED = train_threaded
+LOSS_GRAD = {paths.NARROW: loss_grad_narrow, paths.BATCHED: loss_grad_batched}
+FORWARD = {paths.NARROW: forward_narrow, paths.BATCHED: forward_batched}
+NO_ORDER = np.empty((1, 0), np.int64)
+"""The order of one pass over every row in storage order."""
 
 
 class MLP(Network):
@@ -23,104 +36,107 @@ class MLP(Network):
         dtype="float64"); see the README for the API and the formulas.
     """
 
-    def _codes(self):
-        return reg.ACTIVATIONS[self._hidden], reg.ACTIVATIONS[self._output]
-
-    def _buffers(self, block_rows):
-        """Activation, delta and output-z buffers for blocks of up to ``block_rows`` rows (the
-        activations with room for the input rows, which the per-sample path copies there)."""
-        width = block_rows * sum(self._sizes[1:])
-        return (np.empty(width + block_rows * self._sizes[0], self._dtype),
-                np.empty(width, self._dtype),
-                np.empty(block_rows * self._sizes[-1], self._dtype))
-
     def _forward(self, X):
-        block_rows = min(X.shape[0], BLOCK_ROWS)
-        acts, _, z_out = self._buffers(block_rows)
-        out = np.empty((X.shape[0], self._sizes[-1]), self._dtype)
-        forward_rows(X, self._params, self._layer_sizes, self._w_off, self._b_off,
-                     *self._codes(), block_rows, acts, z_out, out)
+        n = X.shape[0]
+        path = paths.choose("forward", n, self._sizes, self._dtype.itemsize)
+        out = np.empty((n, self._sizes[-1]), self._dtype)
+        if path.kind == paths.NARROW:
+            work = (path.block_rows, self._empty(path.block_rows * sum(self._sizes)),
+                    self._empty(2 * path.block_rows), NO_ORDER[0])
+        else:
+            work = self._batched_workspace(path.block_rows, 1, False, grad=False)
+        FORWARD[path.kind](self._net(), self._params, X, work, out)
         return out
 
-    def _loss_grad(self, X, T, loss, scale):
-        grad = np.zeros_like(self._params)
-        if narrow_fits(X.shape[0], self._layer_sizes):
-            total = loss_grad_narrow(X, T, scale, self._params, grad, self._layer_sizes,
-                                     self._w_off, self._b_off, *self._codes(), reg.LOSSES[loss])
-            return total, grad
-        block_rows = min(X.shape[0], BLOCK_ROWS)
-        scratch = np.empty_like(self._params)
-        no_order = np.empty(0, np.int64)
-        no_rows = np.empty(0, self._dtype)  # rows are read in order: no gather buffers
-        total = batch_loss_grad(X, T, no_order, False, 0, X.shape[0], X.shape[0], scale,
-                                self._params, grad,
-                                scratch, self._layer_sizes, self._w_off, self._b_off,
-                                *self._codes(), reg.LOSSES[loss], block_rows,
-                                *self._buffers(block_rows), no_rows, no_rows)
-        return total, grad
+    def _loss_grad(self, X, T, weights, loss, mean, l2):
+        n = X.shape[0]
+        path = paths.choose("loss_grad", n, self._sizes, self._dtype.itemsize)
+        weight = np.array([[weights.sum(dtype=np.float64)]])
+        batches = (X, T, weights, NO_ORDER, weight, n, mean, self._dtype.type(l2))
+        work = self._workspace(path, False)
+        total, penalty, weight = LOSS_GRAD[path.kind](self._net(loss), self._params, batches,
+                                                      work)
+        return total, penalty, weight, work[0]
 
-    def _train_epochs(self, X, T, orders, shuffled, batch_size, mean, l2, loss, opt_code,
-                      state, hyper, step):
-        n_parts = batch_parts(batch_size, self._layer_sizes, BLOCK_ROWS)
-        part_rows = -(-batch_size // n_parts)
-        block_rows = min(batch_size, BLOCK_ROWS)
-        model = (self._layer_sizes, self._w_off, self._b_off, *self._codes(), reg.LOSSES[loss],
-                 opt_code, state, hyper, step)
-        losses = np.empty(len(orders))
-        penalties = np.empty(len(orders))
-        grad = np.zeros_like(self._params)
-        scratch = np.empty_like(self._params)
-        buffers = self._buffers(block_rows) + self._row_buffers(shuffled, block_rows, X, T)
-
-        def epochs(first, count):
-            return (X, T, orders[first:first + count], shuffled, count, batch_size, mean,
-                    self._dtype.type(l2), self._params, grad)
-
-        if n_parts == 1:
-            if narrow_fits(batch_size, self._layer_sizes):
-                done = train_narrow(*epochs(0, len(orders)), *model, losses, penalties)
-            elif per_sample_fits(batch_size, block_rows, self._layer_sizes):
-                done = train_rows(*epochs(0, len(orders)), *model, *buffers[:3], losses,
-                                  penalties)
-            else:
-                done = train_epochs(*epochs(0, len(orders)), scratch, *model, block_rows,
-                                    *buffers, losses, penalties, 1)
-            return losses[:done], penalties[:done]
-        part_buffers = [self._buffers(part_rows) + self._row_buffers(shuffled, part_rows, X, T)
-                        for _ in range(n_parts)]
-        part_buffers = [np.stack(parts) for parts in zip(*part_buffers)]
-        part_grads = (np.zeros((n_parts, grad.size), self._dtype),
-                      np.empty((n_parts, grad.size), self._dtype))
-        choice = choice_for((tuple(self._sizes), batch_size, self._dtype.name, n_parts))
+    def _train_epochs(self, X, T, weights, orders, batch_size, loss, opt, mean, l2):
+        path = paths.choose("train", batch_size, self._sizes, self._dtype.itemsize)
+        shuffled = orders.shape[1] > 0
+        net = self._net(loss)
+        weights_of_batches = batch_weights(weights, orders, batch_size)
+        batches = (X, T, weights, orders, weights_of_batches, batch_size, mean,
+                   self._dtype.type(l2))
+        out = (np.empty(len(orders)), np.empty(len(orders)))
+        work = self._workspace(path, shuffled)
+        if path.n_parts == 1:
+            done = TRAIN[path.kind](net, self._params, opt, batches, work, out)
+            return out[0][:done], out[1][:done]
+        threaded_work = self._threaded_workspace(path, shuffled, work[0])
+        one_thread = TRAIN[paths.BATCHED]
+        choice = choice_for((tuple(self._sizes), batch_size, self._dtype.name, path.n_parts))
         done = 0
         while done < len(orders):
-            threaded, probe = choice.best()
-            count = min(len(orders) - done, choice.epochs(threaded, probe, X.shape[0]))
-            run = epochs(done, count)
-            results = (losses[done:], penalties[done:])
+            on_threads, probe = choice.best()
+            count = min(len(orders) - done, choice.epochs(on_threads, probe, X.shape[0]))
+            run = batches[:3] + (orders[done:done + count],
+                                 weights_of_batches[done:done + count] if shuffled
+                                 else weights_of_batches) + batches[5:]
+            results = (out[0][done:], out[1][done:])
             with one_blas_thread():
-                if threaded:
+                if on_threads:
                     wake_threads()
-                compiled = len(train_parts.overloads) + len(train_epochs.overloads)
+                compiled = len(THREADED.overloads) + len(one_thread.overloads)
                 started = time.perf_counter()
-                if threaded:
-                    ran = self._on_threads(n_parts, train_parts, *run, *part_grads, *model,
-                                           part_rows, *part_buffers, *results)
+                if on_threads:
+                    ran = self._on_threads(path.n_parts, THREADED, net, self._params, opt, run,
+                                           threaded_work, results)
                 else:
-                    ran = train_epochs(*run, scratch, *model, block_rows, *buffers, *results,
-                                       n_parts)
+                    ran = one_thread(net, self._params, opt, run, work, results)
                 seconds = time.perf_counter() - started
-            if len(train_parts.overloads) + len(train_epochs.overloads) == compiled:
-                choice.record(threaded, probe, ran * X.shape[0], seconds)  # not compiling
+            if len(THREADED.overloads) + len(one_thread.overloads) == compiled:
+                choice.record(on_threads, probe, ran * X.shape[0], seconds)  # not compiling
             done += ran
             if ran < count:  # stopped at a non-finite loss
                 break
-        return losses[:done], penalties[:done]
+        return out[0][:done], out[1][:done]
 
-    def _row_buffers(self, shuffled, rows, X, T):
-        """Buffers for ``rows`` shuffled input and target rows gathered together."""
-        return (np.empty(rows * X.shape[1] if shuffled else 0, self._dtype),
-                np.empty(rows * T.shape[1] if shuffled else 0, self._dtype))
+    # ----------------------------------------------------------------- workspaces
+    def _empty(self, size):
+        return np.empty(size, self._dtype)
+
+    def _workspace(self, path, shuffled):
+        """The workspace of ``path``'s kernels (fastnn.kernels.per_sample, .narrow, .batched)."""
+        sizes = self._sizes
+        rows = path.block_rows
+        if path.kind == paths.PER_SAMPLE:
+            return (np.zeros_like(self._params), self._empty(rows * sum(sizes)),
+                    self._empty(rows * sum(sizes[1:])), self._empty(rows * sizes[-1]),
+                    self._empty(rows * sizes[-1]), self._empty(rows))
+        if path.kind == paths.NARROW:
+            return (np.zeros_like(self._params), rows, self._empty(rows * sum(sizes)),
+                    self._empty(rows * sum(sizes[1:])), self._empty(rows * sizes[-1]),
+                    self._empty(rows * sizes[-1]), self._empty(rows), self._empty(4 * rows))
+        return self._batched_workspace(rows, path.n_parts, shuffled)
+
+    def _batched_workspace(self, rows, n_parts, shuffled, grad=True):
+        """fastnn.kernels.batched's workspace for blocks of ``rows`` rows (without the
+        gradient buffers when not ``grad``)."""
+        gathered = rows if shuffled else 0
+        no_grad = self._empty(0)
+        return (np.zeros_like(self._params) if grad else no_grad,
+                self._empty(self._params.size) if grad else no_grad, rows, n_parts,
+                self._empty(rows * sum(self._sizes[1:])),
+                self._empty(rows * sum(self._sizes[1:])) if grad else no_grad,
+                self._empty(rows * self._sizes[-1]), self._empty(gathered * self._sizes[0]),
+                self._empty(gathered * self._sizes[-1]), self._empty(gathered))
+
+    def _threaded_workspace(self, path, shuffled, grad):
+        """fastnn.kernels.threaded's workspace: the gradient ``grad``, and a batched
+        workspace per part, for parts of up to ceil(batch / n_parts) rows, stacked."""
+        part_rows = -(-path.block_rows // path.n_parts)
+        parts = [self._batched_workspace(part_rows, 1, shuffled) for _ in range(path.n_parts)]
+        grads, scratches, _, _, *buffers = zip(*parts)
+        return (grad, part_rows, np.stack(grads), np.stack(scratches), *map(np.stack, buffers),
+                np.zeros((2, path.n_parts)))
 
     @staticmethod
     def _on_threads(n_threads, compiled, *arguments):
@@ -131,3 +147,20 @@ class MLP(Network):
             return compiled(*arguments)
         finally:
             numba.set_num_threads(threads)
+
+
+def batch_weights(weights, orders, batch_size):
+    """The weight (float64 sum) of each batch of each epoch, epoch e taking rows in orders[e]:
+    shape (epochs, batches); (1, batches) when orders has no columns (storage order)."""
+    starts = np.arange(0, weights.size, batch_size)
+    if orders.shape[1] == 0:
+        return np.add.reduceat(weights.astype(np.float64), starts)[np.newaxis]
+    return np.add.reduceat(weights.astype(np.float64)[orders], starts, axis=1)
+
+
+def load(path):
+    """The fastnn.MLP saved at ``path`` (by ``save``), bit for bit."""
+    architecture, params = persistence.read(path)
+    model = MLP(**architecture, init="xavier", seed=0)
+    model.params[...] = params
+    return model

@@ -2,16 +2,19 @@
 
 This layer validates every argument, owns the parameters (one flat buffer with per-layer
 views), draws initial weights and shuffles; subclasses supply only the mathematics:
-``_forward``, ``_loss_grad`` and ``_train_epochs``.
+``_forward``, ``_loss_grad`` and ``_train_epochs``, on checked arrays. Its ``*_unchecked``
+methods, ``params`` and ``layer_views`` are the interface for trainers that check their
+own input (fastnn's scikit-learn estimators).
 """
 import time
 
 import numpy as np
 
 from . import _registry as reg
-from ._validation import (as_real_array, check_bool, check_choice, check_dtype, check_inputs,
-                          check_int, check_random_state, check_real, check_seed, check_sizes,
-                          real_array)
+from . import persistence
+from ._validation import (as_real_array, check_bool, check_choice, check_dtype, check_hidden,
+                          check_inputs, check_int, check_random_state, check_real,
+                          check_sample_weight, check_seed, check_sizes, real_array)
 from .initializers import initial_params
 from .optimizers import Optimizer, SGD
 from .progress import reporter
@@ -26,8 +29,9 @@ MAX_SHUFFLED_CHUNK_ROWS = 1 << 20
 class History:
     """What ``fit`` returns.
 
-    loss[e]: mean per-sample training loss of epoch e, each batch's loss taken in its forward
-    pass before its update (as Keras, scikit-learn and tutorial 002 report it);
+    loss[e]: mean per-sample training loss of epoch e (weighted by sample_weight), each
+    batch's loss taken in its forward pass before its update (as Keras, scikit-learn and
+    tutorial 002 report it);
     seconds: wall time of the whole fit call.
     """
 
@@ -46,7 +50,7 @@ class Network:
     def __init__(self, sizes, hidden="tanh", output="sigmoid", bias=True, init="xavier",
                  seed=None, dtype="float64"):
         sizes = check_sizes(sizes)
-        hidden = check_choice("hidden", hidden, reg.HIDDEN_ACTIVATIONS)
+        hidden_names = check_hidden(hidden, len(sizes) - 2, reg.HIDDEN_ACTIVATIONS)
         output = check_choice("output", output, reg.OUTPUT_ACTIVATIONS)
         bias = check_bool("bias", bias)
         init = check_choice("init", init, reg.INITS)
@@ -55,10 +59,13 @@ class Network:
         if output == "softmax" and sizes[-1] < 2:
             raise ValueError("output='softmax' needs at least 2 output units (sizes[-1] >= 2)")
         self._sizes = sizes
-        self._hidden = hidden
+        self._hidden = hidden if isinstance(hidden, str) else type(hidden)(hidden)
         self._output = output
         self._bias = bias
         self._dtype = dtype
+        self._activations = hidden_names + (output,)
+        self._activation_codes = np.array([reg.ACTIVATIONS[name] for name in self._activations],
+                                          np.int64)
         n_layers = len(sizes) - 1
         self._layer_sizes = np.array(sizes, np.int64)
         self._w_off = np.empty(n_layers, np.int64)
@@ -71,7 +78,11 @@ class Network:
                 self._b_off[layer] = offset
                 offset += sizes[layer + 1]
         self._params = np.zeros(offset, dtype)
-        self._write_params(*initial_params(init, sizes, bias, hidden, random_state))
+        # scikit-learn's rule takes its factor from the hidden activation, for the output
+        # layer too: here each hidden layer's own, and the last one's for the output layer.
+        init_activations = hidden_names + (hidden_names[-1] if hidden_names else
+                                           hidden if isinstance(hidden, str) else None,)
+        self._write_params(*initial_params(init, sizes, bias, init_activations, random_state))
 
     def __setstate__(self, state):
         """Unpickling (also from read-only memory maps, as joblib loads) gives the model its
@@ -81,7 +92,11 @@ class Network:
 
     # ----------------------------------------------------------------- description
     sizes = property(lambda self: self._sizes, doc="Layer widths, input first.")
-    hidden = property(lambda self: self._hidden, doc="Hidden activation name.")
+    hidden = property(lambda self: self._hidden if isinstance(self._hidden, str)
+                      else type(self._hidden)(self._hidden),
+                      doc="The hidden activations as given: one name, or one per hidden layer.")
+    layer_activations = property(lambda self: self._activations,
+                                 doc="The activation of each layer, the output layer's last.")
     output = property(lambda self: self._output, doc="Output activation name.")
     bias = property(lambda self: self._bias, doc="Whether the layers have biases.")
     dtype = property(lambda self: self._dtype, doc="np.float32 or np.float64.")
@@ -93,9 +108,9 @@ class Network:
                 f"dtype={self._dtype.name!r})")
 
     # ----------------------------------------------------------------- parameters
-    def _layer_views(self, flat):
-        """(weights, biases) as per-layer views of a flat parameter-shaped array; biases None
-        when the network has no bias."""
+    def layer_views(self, flat):
+        """(weights, biases) as per-layer views of a flat parameter-shaped array (``params``,
+        a gradient, an optimizer's state row); biases None when the network has no bias."""
         weights = [flat[o:o + k * n].reshape(k, n)
                    for o, k, n in zip(self._w_off, self._sizes[:-1], self._sizes[1:])]
         if not self._bias:
@@ -135,7 +150,7 @@ class Network:
         return checked
 
     def _write_params(self, weights, biases):
-        weight_views, bias_views = self._layer_views(self._params)
+        weight_views, bias_views = self.layer_views(self._params)
         for view, W in zip(weight_views, weights):
             view[...] = W
         for view, b in zip(bias_views or [], biases or []):
@@ -143,7 +158,7 @@ class Network:
 
     def _split(self, flat):
         """Per-layer copies (weights, biases) of a flat parameter-shaped array."""
-        weights, biases = self._layer_views(flat)
+        weights, biases = self.layer_views(flat)
         return [W.copy() for W in weights], None if biases is None else [b.copy() for b in biases]
 
     # ----------------------------------------------------------------- inference
@@ -162,18 +177,28 @@ class Network:
         return out
 
     # ----------------------------------------------------------------- loss and gradient
-    def loss_and_grad(self, X, Y, loss="squared_error", reduction="mean"):
-        """(loss, grad_weights, grad_biases): the loss over all rows (mean or sum of the
-        per-sample losses) and its exact gradient, laid out like get_params()."""
+    def loss_and_grad(self, X, Y, loss="squared_error", reduction="mean", l2=0.0,
+                      sample_weight=None):
+        """(loss, grad_weights, grad_biases): the loss over all rows and its exact gradient,
+        laid out like get_params(). With sample weights w_i, the loss is sum_i w_i L_i plus
+        the penalty 1/2 l2 sum ||W||^2 (weights only), divided by sum_i w_i for the mean
+        reduction ("sum": not divided)."""
         loss = self._check_loss(loss)
         reduction = check_choice("reduction", reduction, reg.REDUCTIONS)
+        l2 = self._check_l2(l2)
         X = check_inputs("X", X, self._sizes[0], self._dtype)
         T = self._targets(Y, loss, X.shape[0])
-        n = X.shape[0]
-        scale = 1.0 / n if reduction == "mean" else 1.0
-        total, grad = self._loss_grad(X, T, loss, self._dtype.type(scale))
-        weights, biases = self._split(grad)
-        return (total / n if reduction == "mean" else total), weights, biases
+        weights = check_sample_weight(sample_weight, X.shape[0], self._dtype)
+        value, _, grad = self.loss_and_grad_unchecked(X, T, loss, reduction, l2, weights)
+        grad_weights, grad_biases = self._split(grad)
+        return value, grad_weights, grad_biases
+
+    def _check_l2(self, l2):
+        l2 = check_real("l2", l2, 0.0)
+        with np.errstate(over="ignore"):
+            if not np.isfinite(self._dtype.type(l2)):
+                raise ValueError(f"l2={l2} overflows {self._dtype.name}")
+        return l2
 
     def _check_loss(self, loss):
         loss = check_choice("loss", loss, tuple(reg.LOSSES))
@@ -214,7 +239,8 @@ class Network:
 
     # ----------------------------------------------------------------- training
     def fit(self, X, Y, loss="squared_error", optimizer=None, epochs=1, batch_size=32,
-            shuffle=True, reduction="mean", l2=0.0, seed=None, verbose=False, callback=None):
+            shuffle=True, reduction="mean", l2=0.0, seed=None, verbose=False, callback=None,
+            sample_weight=None):
         """Train; returns a History.
 
         optimizer: an optimizer object (default: a new ``SGD(lr=0.01)``); its state carries
@@ -225,40 +251,38 @@ class Network:
         penalty is divided by the batch size, as scikit-learn's alpha. seed: shuffling (None,
         int or np.random.Generator). verbose: one line per epoch up to 200 epochs, a progress
         bar (tqdm when installed) beyond. callback(epoch, loss) is called after every epoch;
-        returning False stops training. If the loss stops being finite,
-        the parameters and optimizer state are restored to what they were before this call
-        and FloatingPointError is raised.
+        returning False stops training. sample_weight: one weight >= 0 per row, multiplying
+        the row's loss and gradient; the mean reduction divides a batch's weighted sum by the
+        batch's weight, and a batch of weight 0 makes no update. If the loss stops being
+        finite, the parameters and optimizer state are restored to what they were before this
+        call and FloatingPointError is raised.
         """
         loss = self._check_loss(loss)
         if optimizer is None:
             optimizer = SGD(lr=0.01)
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"optimizer must be a fastnn optimizer such as fastnn.SGD, got {optimizer!r}")
+            raise TypeError(f"optimizer must be a fastnn optimizer such as fastnn.SGD, got "
+                            f"{optimizer!r}")
         optimizer._check()
         epochs = check_int("epochs", epochs, 0)
         batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
         shuffle = check_bool("shuffle", shuffle)
         reduction = check_choice("reduction", reduction, reg.REDUCTIONS)
-        l2 = check_real("l2", l2, 0.0)
+        l2 = self._check_l2(l2)
         seed = check_seed("seed", seed)
         verbose = check_bool("verbose", verbose)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable or None, got {callback!r}")
         X = check_inputs("X", X, self._sizes[0], self._dtype)
         T = self._targets(Y, loss, X.shape[0])
+        weights = check_sample_weight(sample_weight, X.shape[0], self._dtype)
 
         n = X.shape[0]
         batch_size = n if batch_size is None else min(batch_size, n)
         shuffled = shuffle and batch_size < n
         rng = np.random.default_rng(seed)
-        hyper = optimizer._hyper(self._dtype)
-        if not np.isfinite(hyper).all():
-            raise ValueError(f"optimizer: {optimizer!r} has a hyperparameter (lr, momentum, "
-                             f"...) that overflows {self._dtype.name}")
-        with np.errstate(over="ignore"):
-            if not np.isfinite(self._dtype.type(l2)):
-                raise ValueError(f"l2={l2} overflows {self._dtype.name}")
-        state, step = optimizer._bind(self)
+        opt = optimizer._bundle(self)
+        _, state, _, step = opt
         saved = (self._params.copy(), state.copy(), step.copy())
 
         history = History()
@@ -272,9 +296,8 @@ class Network:
                 else:
                     orders = np.empty((count, 0), np.int64)
                 chunk_started = time.perf_counter()
-                losses, _ = self._train_epochs(X, T, orders, shuffled, batch_size,
-                                               reduction == "mean", l2, loss, optimizer.code,
-                                               state, hyper, step)
+                losses, _ = self._train_epochs(X, T, weights, orders, batch_size, loss, opt,
+                                               reduction == "mean", l2)
                 seconds = time.perf_counter() - chunk_started
                 if not (np.isfinite(losses[-1]) and np.isfinite(self._params).all()):
                     self._params[...], state[...], step[...] = saved
@@ -301,19 +324,62 @@ class Network:
     # ----------------------------------------------------------------- persistence
     def save(self, path):
         """Write the model to exactly ``path`` (an .npz container, whatever the suffix)."""
-        from .persistence import save
-        save(self, path)
+        persistence.save(self, path)
+
+    # ----------------------------------------------------------------- for trainers
+    # For code that checks its own input (fastnn's scikit-learn estimators): X and T
+    # C-contiguous arrays of the model's dtype, finite, (n, sizes[0]) and (n, sizes[-1]) (T as
+    # _targets makes it: one-hot rows for cross_entropy), sample_weight None or (n,) weights
+    # >= 0 of that dtype, not all zero. Nothing is checked again.
+    params = property(lambda self: self._params,
+                      doc="The flat parameter vector itself (W_0, b_0, W_1, b_1, ...; views: "
+                          "layer_views). Writing into it changes the model.")
+
+    def forward_unchecked(self, X):
+        """forward(X) without checks."""
+        return self._forward(X)
+
+    def loss_and_grad_unchecked(self, X, T, loss, reduction="mean", l2=0.0,
+                                sample_weight=None):
+        """(loss, penalty, flat gradient): loss_and_grad without checks, the gradient as one
+        flat parameter-shaped vector; ``penalty`` is the l2 part of ``loss``."""
+        n = X.shape[0]
+        weights = np.ones(n, self._dtype) if sample_weight is None else sample_weight
+        total, penalty, weight, grad = self._loss_grad(X, T, weights, loss, reduction == "mean",
+                                                       l2)
+        if reduction == "mean":
+            return (total + penalty) / weight, penalty / weight, grad
+        return total + penalty, penalty, grad
+
+    def train_epochs_unchecked(self, X, T, loss, optimizer, orders, batch_size,
+                               reduction="mean", l2=0.0, sample_weight=None):
+        """(losses, penalties): train len(orders) epochs with ``optimizer`` (a fastnn
+        optimizer, bound to this model), epoch e taking rows in orders[e] (int64; no columns:
+        storage order), in batches of ``batch_size`` rows; penalties[e] is the l2 part of
+        losses[e]. Stops after the first epoch whose loss is not finite (the parameters are
+        then left as they are)."""
+        n = X.shape[0]
+        weights = np.ones(n, self._dtype) if sample_weight is None else sample_weight
+        return self._train_epochs(X, T, weights, orders, batch_size, loss,
+                                  optimizer._bundle(self), reduction == "mean", l2)
 
     # ----------------------------------------------------------------- the mathematics
+    def _net(self, loss="squared_error"):
+        """The network description the kernels take: (sizes, w_off, b_off, activation codes
+        (one per layer), loss code)."""
+        return (self._layer_sizes, self._w_off, self._b_off, self._activation_codes,
+                reg.LOSSES[loss])
+
     def _forward(self, X):
         raise NotImplementedError
 
-    def _loss_grad(self, X, T, loss, scale):
-        """(sum of per-sample losses, scale * its gradient as a flat parameter-shaped array)."""
+    def _loss_grad(self, X, T, weights, loss, mean, l2):
+        """(weighted loss sum, l2 penalty, sum of the weights, gradient of the sum of both
+        times 1/weight (mean) or 1, as a flat parameter-shaped array)."""
         raise NotImplementedError
 
-    def _train_epochs(self, X, T, orders, shuffled, batch_size, mean, l2, loss, opt_code,
-                      state, hyper, step):
-        """Run len(orders) epochs; returns their losses and the l2 penalty part of each,
-        stopping after a non-finite loss."""
+    def _train_epochs(self, X, T, weights, orders, batch_size, loss, opt, mean, l2):
+        """Run len(orders) epochs with the optimizer bundle ``opt`` = (code, state, hyper,
+        step); returns their losses and the l2 penalty part of each, stopping after a
+        non-finite loss."""
         raise NotImplementedError

@@ -1,10 +1,15 @@
-"""Optimizers: hyperparameters and the state they carry from one fit call to the next."""
+"""Optimizers: hyperparameters and the state they carry from one fit call to the next.
+
+SGD and Adam follow torch.optim; SklearnSGD and SklearnAdam are scikit-learn's update rules,
+which fastnn.MLPClassifier and MLPRegressor train with. Each reaches the kernels as one bundle
+(code, state, hyper, step): fastnn.kernels.updates.
+"""
 import weakref
 from collections.abc import Sequence
 
 import numpy as np
 
-from ._registry import OPT_ADAM, OPT_SGD
+from .kernels.codes import OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
 from ._validation import check_bool, check_real
 
 
@@ -33,6 +38,39 @@ class Optimizer:
             self._step = np.zeros(1, np.int64)
         self._model = weakref.ref(model)
         return self._state, self._step
+
+    def __getstate__(self):
+        """Pickled without the reference to its model (a weak reference, which does not
+        pickle); the state binds to the first model it serves after loading."""
+        state = dict(self.__dict__)
+        state["_model"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self._state is not None:  # writable, also from joblib's read-only memory maps
+            self._state = np.array(self._state)
+        self._step = np.array(self._step)
+
+    def _bundle(self, model):
+        """(code, state, hyper, step) for the kernels (fastnn.kernels.updates), bound to
+        ``model``, hyperparameters in its dtype; ValueError if one overflows that dtype."""
+        hyper = self._hyper(model.dtype)
+        if not np.isfinite(hyper).all():
+            raise ValueError(f"optimizer: {self!r} has a hyperparameter (lr, momentum, ...) "
+                             f"that overflows {model.dtype.name}")
+        state, step = self._bind(model)
+        return self.code, state, hyper, step
+
+    def move_to(self, model):
+        """Serve ``model`` from now on with the state kept so far (cast to its dtype): for a
+        model rebuilt with the same parameters in another dtype."""
+        if self._state is not None:
+            if self._state.shape[1] != model.n_params:
+                raise ValueError(f"model: it has {model.n_params} parameters, this "
+                                 f"{type(self).__name__}'s state is for {self._state.shape[1]}")
+            self._state = self._state.astype(model.dtype)
+        self._model = weakref.ref(model)
 
     def reset(self):
         """Forget the state (momentum buffers, step count)."""
@@ -140,3 +178,69 @@ class Adam(Optimizer):
     def __repr__(self):
         return (f"Adam(lr={self.lr}, betas={tuple(self.betas)}, eps={self.eps}, "
                 f"weight_decay={self.weight_decay})")
+
+
+class SklearnSGD(Optimizer):
+    """scikit-learn's SGDOptimizer (sklearn.neural_network), as fastnn.MLPClassifier and
+    MLPRegressor train: the velocity holds lr-scaled steps, so a changing lr (its adaptive
+    and invscaling schedules set ``lr`` between calls) acts differently from torch's SGD:
+
+    v = momentum v - lr g;  p += momentum v - lr g if nesterov else v.
+    """
+
+    code = OPT_SKLEARN_SGD
+    n_state = 1
+
+    def __init__(self, lr=0.1, momentum=0.9, nesterov=True):
+        super().__init__()
+        self.lr = lr
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self._check()
+
+    def _check(self):
+        check_real("lr", self.lr, 0.0, strict=True)
+        if check_real("momentum", self.momentum, 0.0) > 1:
+            raise ValueError(f"momentum must be <= 1, got {self.momentum}")
+        check_bool("nesterov", self.nesterov)
+
+    def _hyper(self, dtype):
+        return np.array([self.lr, self.momentum, float(self.nesterov)], dtype)
+
+    def __repr__(self):
+        return f"SklearnSGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov})"
+
+
+class SklearnAdam(Optimizer):
+    """scikit-learn's AdamOptimizer (sklearn.neural_network), as fastnn.MLPClassifier and
+    MLPRegressor train; at step t = 1, 2, ...:
+
+    m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
+    p -= lr sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)
+    (eps is added to sqrt(v) before the bias correction, unlike torch.optim.Adam).
+    """
+
+    code = OPT_SKLEARN_ADAM
+    n_state = 2
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__()
+        self.lr = lr
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self._check()
+
+    def _check(self):
+        check_real("lr", self.lr, 0.0, strict=True)
+        for name in ("beta1", "beta2"):
+            if check_real(name, getattr(self, name), 0.0) >= 1:
+                raise ValueError(f"{name} must be < 1, got {getattr(self, name)}")
+        check_real("eps", self.eps, 0.0, strict=True)
+
+    def _hyper(self, dtype):
+        return np.array([self.lr, self.beta1, self.beta2, self.eps], dtype)
+
+    def __repr__(self):
+        return (f"SklearnAdam(lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, "
+                f"eps={self.eps})")

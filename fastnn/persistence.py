@@ -1,8 +1,9 @@
-"""Saving and loading models: an .npz container read with allow_pickle=False.
+"""Saving and reading models: an .npz container read with allow_pickle=False.
 
-Fields: format ("fastnn.MLP"), version, sizes, hidden, output, bias, dtype, params (the flat
-parameter buffer). Loading checks every field, so a truncated or foreign file gives a
-ValueError, never a crash or a silently wrong model.
+Fields: format ("fastnn.MLP"), version, sizes, hidden (one name, or one per hidden layer),
+output, bias, dtype, params (the flat parameter buffer). Reading checks every field, so a
+truncated or foreign file gives a ValueError, never a crash or a silently wrong model.
+Version 1 files (one hidden activation for all layers) read as they were written.
 """
 import os
 import zipfile
@@ -12,29 +13,32 @@ import numpy as np
 from . import _registry as reg
 
 FORMAT = "fastnn.MLP"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)
+"""The format versions this fastnn reads."""
 
 
 def save(model, path):
     """Write ``model`` to exactly ``path`` (atomically: a temporary file, then a rename)."""
     path = os.fspath(path)
     temporary = f"{path}.tmp{os.getpid()}"
+    hidden = model.hidden
     try:
         with open(temporary, "wb") as file:
             np.savez(file, format=np.array(FORMAT), version=np.array(VERSION),
-                     sizes=np.array(model.sizes, np.int64), hidden=np.array(model.hidden),
+                     sizes=np.array(model.sizes, np.int64),
+                     hidden=np.array(hidden if isinstance(hidden, str) else list(hidden), str),
                      output=np.array(model.output), bias=np.array(model.bias),
-                     dtype=np.array(model.dtype.name), params=model._params)
+                     dtype=np.array(model.dtype.name), params=model.params)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
 
 
-def load(path):
-    """The fastnn.MLP saved at ``path``, bit for bit."""
-    from .model import MLP
-
+def read(path):
+    """(architecture, params) of the model saved at ``path``: the keyword arguments that
+    build it (sizes, hidden, output, bias, dtype) and its flat parameters, bit for bit."""
     path = os.fspath(path)
     try:
         archive = np.load(path, allow_pickle=False)
@@ -56,13 +60,23 @@ def load(path):
     if fields.get("format") is None or field("format", "U") != FORMAT:
         raise ValueError(f"{path} is not a fastnn model file (no '{FORMAT}' format mark)")
     version = field("version", "iu")
-    if version != VERSION:
-        raise ValueError(f"{path} has format version {version}; this fastnn reads version {VERSION}")
+    if version not in READS:
+        raise ValueError(f"{path} has format version {version}; this fastnn reads versions "
+                         f"{', '.join(map(str, READS))}")
     dtype = field("dtype", "U")
-    hidden, output = field("hidden", "U"), field("output", "U")
+    output = field("output", "U")
     sizes = field("sizes", "iu", 1)
-    if (dtype not in ("float32", "float64") or hidden not in reg.HIDDEN_ACTIVATIONS
-            or output not in reg.OUTPUT_ACTIVATIONS or sizes.size < 2 or (sizes < 1).any()):
+    stored_hidden = fields.get("hidden")
+    if version >= 2 and stored_hidden is not None and stored_hidden.ndim == 1:
+        hidden = [str(name) for name in field("hidden", "U", 1)]
+        per_layer = True
+    else:
+        hidden = field("hidden", "U")
+        per_layer = False
+    if (dtype not in ("float32", "float64") or output not in reg.OUTPUT_ACTIVATIONS
+            or sizes.size < 2 or (sizes < 1).any()
+            or not set([hidden] if not per_layer else hidden) <= set(reg.HIDDEN_ACTIVATIONS)
+            or (per_layer and len(hidden) != sizes.size - 2)):
         raise ValueError(f"{path} is not a valid fastnn model file: bad architecture fields")
     bias = bool(field("bias", "b"))
     params = field("params", "f", 1)
@@ -73,6 +87,4 @@ def load(path):
                          f"architecture needs {n_params} {dtype}")
     if not np.isfinite(params).all():
         raise ValueError(f"{path} is corrupted: parameters contain NaN or infinity")
-    model = MLP(widths, hidden=hidden, output=output, bias=bias, init="xavier", seed=0, dtype=dtype)
-    model._params[...] = params
-    return model
+    return dict(sizes=widths, hidden=hidden, output=output, bias=bias, dtype=dtype), params

@@ -5,7 +5,8 @@ computes everything else itself.
 """
 import numpy as np
 
-from ._registry import LEAKY_RELU_SLOPE, OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
+from ._registry import LEAKY_RELU_SLOPE
+from .kernels.codes import OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
 from .network import Network
 from .optimizers import SGD
 
@@ -25,6 +26,7 @@ ACTIVATE = {
     "relu": lambda z: np.where(z > 0, z, 0 * z),
     "leaky_relu": lambda z: np.where(z > 0, z, LEAKY_RELU_SLOPE * z),
     "linear": lambda z: z,
+    "softplus": lambda z: np.logaddexp(0, z),
     "softmax": softmax,
 }
 # f'(z) in terms of a = f(z) (softmax has no elementwise derivative).
@@ -34,18 +36,22 @@ DERIVATIVE = {
     "relu": lambda a: (a > 0).astype(a.dtype),
     "leaky_relu": lambda a: np.where(a > 0, 1, LEAKY_RELU_SLOPE).astype(a.dtype),
     "linear": lambda a: np.ones_like(a),
+    "softplus": lambda a: -np.expm1(-a),
 }
 
 
-def loss_sum(loss, z, a, t):
-    """Sum over rows of the per-sample loss (z: output pre-activation, a: output)."""
+def loss_sum(loss, z, a, t, w):
+    """Sum over rows of the per-sample loss times the row's weight w (z: output
+    pre-activation, a: output)."""
     if loss == "squared_error":
-        return float(np.sum(0.5 * (a - t) ** 2, dtype=np.float64))
-    if loss == "binary_cross_entropy":
-        return float(np.sum(np.logaddexp(0, z) - t * z, dtype=np.float64))
-    peak = z.max(axis=1, keepdims=True)
-    log_sum_exp = peak + np.log(np.exp(z - peak).sum(axis=1, keepdims=True))
-    return float(np.sum(t * (log_sum_exp - z), dtype=np.float64))
+        per_row = np.sum(0.5 * (a - t) ** 2, axis=1, dtype=np.float64)
+    elif loss == "binary_cross_entropy":
+        per_row = np.sum(np.logaddexp(0, z) - t * z, axis=1, dtype=np.float64)
+    else:
+        peak = z.max(axis=1, keepdims=True)
+        log_sum_exp = peak + np.log(np.exp(z - peak).sum(axis=1, keepdims=True))
+        per_row = np.sum(t * (log_sum_exp - z), axis=1, dtype=np.float64)
+    return float(w.astype(np.float64) @ per_row)
 
 
 def output_delta(loss, output, a, t):
@@ -65,29 +71,29 @@ class MLP(Network):
 
     def _layers(self, flat):
         """Per-layer views of ``flat``; the bias of each layer is None when there is none."""
-        weights, biases = self._layer_views(flat)
+        weights, biases = self.layer_views(flat)
         return weights, biases if biases is not None else [None] * len(weights)
 
     def _forward_all(self, X):
         """Activations of every layer (input first) and the output pre-activation."""
         weights, biases = self._layers(self._params)
         activations = [X]
-        for layer, (W, b) in enumerate(zip(weights, biases)):
+        for W, b, name in zip(weights, biases, self._activations):
             z = activations[-1] @ W
             if b is not None:
                 z = z + b
-            last = layer == len(weights) - 1
-            activations.append(ACTIVATE[self._output if last else self._hidden](z))
+            activations.append(ACTIVATE[name](z))
         return activations, z
 
     def _forward(self, X):
         return self._forward_all(X)[0][-1]
 
-    def _loss_grad(self, X, T, loss, scale):
+    def _batch_loss_grad(self, X, T, w, loss, scale):
+        """(sum of w_i L_i over the rows, scale * its gradient as a flat array)."""
         weights, _ = self._layers(self._params)
         activations, z = self._forward_all(X)
-        total = loss_sum(loss, z, activations[-1], T)
-        delta = scale * output_delta(loss, self._output, activations[-1], T)
+        total = loss_sum(loss, z, activations[-1], T, w)
+        delta = (scale * w)[:, None] * output_delta(loss, self._output, activations[-1], T)
         grad = np.zeros_like(self._params)
         grad_weights, grad_biases = self._layers(grad)
         for layer in range(len(weights) - 1, -1, -1):
@@ -95,35 +101,54 @@ class MLP(Network):
             if grad_biases[layer] is not None:
                 grad_biases[layer][...] = delta.sum(axis=0)
             if layer > 0:
-                delta = (delta @ weights[layer].T) * DERIVATIVE[self._hidden](activations[layer])
+                derivative = DERIVATIVE[self._activations[layer - 1]]
+                delta = (delta @ weights[layer].T) * derivative(activations[layer])
         return total, grad
 
-    def _train_epochs(self, X, T, orders, shuffled, batch_size, mean, l2, loss, opt_code,
-                      state, hyper, step):
-        n = X.shape[0]
-        one = self._dtype.type(1)
-        l2 = self._dtype.type(l2)
+    def _penalize(self, grad, l2, scale):
+        """grad_W += scale l2 W (weights only); returns the penalty 1/2 l2 sum ||W||^2."""
         weights, _ = self._layers(self._params)
+        grad_weights, _ = self._layers(grad)
+        for W, dW in zip(weights, grad_weights):
+            dW += scale * l2 * W
+        squares = sum(np.sum(W.astype(np.float64) ** 2) for W in weights)
+        return 0.5 * float(l2) * float(squares)
+
+    def _scale(self, weight, mean):
+        one = self._dtype.type(1)
+        return one / self._dtype.type(weight) if mean else one
+
+    def _loss_grad(self, X, T, weights, loss, mean, l2):
+        weight = float(weights.sum(dtype=np.float64))
+        scale = self._scale(weight, mean)
+        total, grad = self._batch_loss_grad(X, T, weights, loss, scale)
+        penalty = self._penalize(grad, self._dtype.type(l2), scale) if l2 != 0 else 0.0
+        return total, penalty, weight, grad
+
+    def _train_epochs(self, X, T, weights, orders, batch_size, loss, opt, mean, l2):
+        code, state, hyper, step = opt
+        n = X.shape[0]
+        l2 = self._dtype.type(l2)
         losses, penalties = [], []
         for order in orders:
-            total = penalty_total = 0.0
+            total = penalty_total = weight_total = 0.0
             for start in range(0, n, batch_size):
-                rows = order[start:start + batch_size] if shuffled else slice(start, start + batch_size)
-                Xb, Tb = X[rows], T[rows]
-                scale = one / self._dtype.type(Xb.shape[0]) if mean else one
-                batch_loss, grad = self._loss_grad(Xb, Tb, loss, scale)
+                rows = order[start:start + batch_size] if order.size else slice(start, start + batch_size)
+                Xb, Tb, wb = X[rows], T[rows], weights[rows]
+                weight = float(wb.sum(dtype=np.float64))
+                if weight == 0:  # no update
+                    continue
+                weight_total += weight
+                scale = self._scale(weight, mean)
+                batch_loss, grad = self._batch_loss_grad(Xb, Tb, wb, loss, scale)
                 if l2 != 0:
-                    grad_weights, _ = self._layers(grad)
-                    for W, dW in zip(weights, grad_weights):
-                        dW += scale * l2 * W
-                    squares = sum(np.sum(W.astype(np.float64) ** 2) for W in weights)
-                    penalty_total += 0.5 * float(l2) * float(squares)
+                    penalty_total += self._penalize(grad, l2, scale)
                 total += batch_loss
                 step[0] += 1
-                UPDATE[opt_code](self._params, grad, state, step[0], *hyper)
+                UPDATE[code](self._params, grad, state, step[0], *hyper)
             total += penalty_total
-            losses.append(total / n)
-            penalties.append(penalty_total / n)
+            losses.append(total / weight_total)
+            penalties.append(penalty_total / weight_total)
             if not np.isfinite(total):
                 break
         return np.array(losses), np.array(penalties)

@@ -1,14 +1,13 @@
-"""Threads for the batched path: how many parts a batch splits into, and whether the parts
-run on threads now or one after another.
+"""Threads for the batched path: the threads numba may use, and whether a batch's parts
+(fastnn.paths decides the split) run on threads now or one after another.
 
-A batch with enough work splits into one part per usable core (fastnn.kernels.parallel),
-and the split fixes the arithmetic: on one thread (fastnn.kernels.training.train_epochs
-with the same number of parts, one product per part) training ends on the same bits. Whether
-the parts run on threads is measured, not assumed: on this 2-core machine, with another
-process keeping one core busy, W6's batches on 2 threads ran at 67k-128k samples/s against
-720k on one (a thread that has lost its core holds up every batch), the collapse PyTorch's
-and OpenBLAS's own thread pools show there. So each training shape runs both ways, keeps
-the faster, and tries the other again now and then (ThreadChoice).
+The split fixes the arithmetic: on threads (fastnn.kernels.threaded) or on one thread
+(fastnn.kernels.batched.train_batched with the same number of parts, one product per part)
+training ends on the same bits. Whether the parts run on threads is measured, not assumed:
+with another process keeping one core of two busy, W6's batches on 2 threads ran at 67k-128k
+samples/s against 720k on one (a thread that has lost its core holds up every batch), the
+collapse PyTorch's and OpenBLAS's own thread pools show there. So each training shape runs
+both ways, keeps the faster, and tries the other again now and then (ThreadChoice).
 
 BLAS runs on one thread meanwhile (threadpoolctl): OpenBLAS's own threads, spinning while
 they wait for work, took the second core from the parts' threads (W6: 450k samples/s with
@@ -23,15 +22,7 @@ import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS the kernels call, for threadpoolctl)
 from threadpoolctl import ThreadpoolController
 
-from .kernels.dense import BLAS_MIN_ROWS
-from .kernels.narrow import narrow_fits
-from .kernels.parallel import thread_probe
-from .kernels.per_sample import per_sample_fits
-
-PARALLEL_MIN_FLOPS = 1_000_000
-"""A batch splits only when training it takes at least this many floating-point operations
-(forward and backward, about 6 per weight per row): about 15 us of BLAS on one core, against
-about 2 us to start the threads twice per batch (numba's OpenMP layer)."""
+from .kernels.threaded import thread_probe
 
 
 def usable_threads():
@@ -59,23 +50,6 @@ def wake_threads():
     host had parked) are awake before a timed call. The first epoch after a pause ran at half
     speed on 2 threads without it (W6: 500k samples/s against 940k)."""
     thread_probe(_PROBE)
-
-
-def batch_parts(batch_size, sizes, block_rows):
-    """How many parts each batch of ``batch_size`` rows through layers ``sizes`` (an int64
-    array) splits into: one per usable thread, each of BLAS_MIN_ROWS to ``block_rows`` rows,
-    when the batch has PARALLEL_MIN_FLOPS of work and takes neither the per-sample nor the
-    narrow path (faster for their shapes); else 1 (one thread, unsplit). Never with numba's
-    workqueue layer, which takes about 20 us to start threads (OpenMP about 2 us)."""
-    threads = usable_threads()
-    flops = 6 * batch_size * int(np.dot(sizes[:-1], sizes[1:]))
-    parts = min(threads, batch_size // BLAS_MIN_ROWS)
-    if (parts < 2 or flops < PARALLEL_MIN_FLOPS or -(-batch_size // parts) > block_rows
-            or narrow_fits(batch_size, sizes)
-            or per_sample_fits(batch_size, min(batch_size, block_rows), sizes)
-            or threading_layer() == "workqueue"):
-        return 1
-    return parts
 
 
 @functools.cache

@@ -1,18 +1,117 @@
-"""Shared helpers: paired compiled/reference models and the tolerances they must meet."""
+"""The tables the tests are generated from (paths, optimizers, dtypes), paired compiled and
+reference models, and the tolerances they must meet."""
 import itertools
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
 import fastnn
 from fastnn import _registry as reg
+from fastnn import model, paths, threads
 
-# Relative tolerance of one step against the reference, per dtype.
+DTYPES = [np.float64, np.float32]
 RTOL = {np.float64: 1e-12, np.float32: 3e-5}
+"""Relative tolerance of one step against the reference, per dtype."""
 
-# Every legal (output activation, loss) pair.
 OUTPUT_LOSS_PAIRS = [(out, loss) for out, loss in itertools.product(reg.OUTPUT_ACTIVATIONS, reg.LOSSES)
                      if reg.LOSS_REQUIRES_OUTPUT[loss] in (None, out)]
+"""Every legal (output activation, loss) pair."""
+
+
+@dataclass(frozen=True)
+class PathCase:
+    """fit arguments and data that must take one path: ``kind`` (fastnn.paths), and for a
+    batch split into parts, ``threaded`` whether the parts run on threads (True) or one after
+    another (False). ``hidden`` is a per-layer list for the tests of mixed activations."""
+    name: str
+    sizes: tuple
+    n: int
+    fit: dict
+    kind: str
+    hidden: tuple
+    threaded: bool = None
+    n_parts: int = 1
+
+    def __str__(self):
+        return self.name
+
+
+SMALL, WIDE, SPLIT = (5, 7, 6, 3), (5, 40, 3), (16, 64, 48, 4)
+PATH_CASES = [
+    PathCase("per_sample", SMALL, 21, dict(batch_size=1, shuffle=False), paths.PER_SAMPLE,
+             ("softplus", "leaky_relu")),
+    PathCase("per_sample_shuffled", SMALL, 21, dict(batch_size=1, shuffle=True),
+             paths.PER_SAMPLE, ("tanh", "softplus")),
+    PathCase("tiny_batches", SMALL, 21, dict(batch_size=5, shuffle=True), paths.PER_SAMPLE,
+             ("relu", "sigmoid")),
+    PathCase("tiny_full_batch", SMALL, 13, dict(batch_size=None), paths.PER_SAMPLE,
+             ("linear", "tanh")),
+    PathCase("narrow_full_batch", SMALL, 300, dict(batch_size=None), paths.NARROW,
+             ("softplus", "tanh")),
+    PathCase("narrow_batches", SMALL, 300, dict(batch_size=130, shuffle=True), paths.NARROW,
+             ("sigmoid", "relu")),
+    PathCase("batched", WIDE, 120, dict(batch_size=40, shuffle=False), paths.BATCHED,
+             ("softplus",)),
+    PathCase("batched_shuffled", WIDE, 120, dict(batch_size=40, shuffle=True), paths.BATCHED,
+             ("leaky_relu",)),
+    PathCase("threads", SPLIT, 90, dict(batch_size=40, shuffle=True), paths.BATCHED,
+             ("relu", "softplus"), threaded=True, n_parts=2),
+    PathCase("parts_on_one_thread", SPLIT, 90, dict(batch_size=40, shuffle=True),
+             paths.BATCHED, ("tanh", "relu"), threaded=False, n_parts=2),
+]
+"""Every training path, from the fit arguments and data shape that must take it."""
+
+OPTIMIZERS = {
+    "sgd": lambda: fastnn.SGD(lr=0.05),
+    "momentum": lambda: fastnn.SGD(lr=0.05, momentum=0.9),
+    "nesterov_decay": lambda: fastnn.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+    "adam": lambda: fastnn.Adam(lr=0.01, weight_decay=0.01),
+    "sklearn_sgd": lambda: fastnn.optimizers.SklearnSGD(lr=0.05, momentum=0.9, nesterov=True),
+    "sklearn_adam": lambda: fastnn.optimizers.SklearnAdam(lr=0.01),
+}
+"""Every update rule the kernels have."""
+
+
+@pytest.fixture
+def on_path(monkeypatch):
+    """Train as ``case`` says: two usable threads on OpenMP (so batches split as they would
+    on a 2-core machine), parts on threads or not as case.threaded says. Returns the case."""
+    def use(case):
+        monkeypatch.setattr(threads, "usable_threads", lambda: 2)
+        monkeypatch.setattr(threads, "threading_layer", lambda: "omp")
+        if case.threaded is not None:
+            monkeypatch.setattr(threads.ThreadChoice, "best",
+                                lambda self, way=case.threaded: (way, False))
+        return case
+    return use
+
+
+class Recorded:
+    """A kernel that notes each call in ``calls`` (its name) and runs."""
+
+    def __init__(self, kernel, name, calls):
+        self._kernel, self._name, self._calls = kernel, name, calls
+
+    def __call__(self, *arguments):
+        self._calls.append(self._name)
+        return self._kernel(*arguments)
+
+    def __getattr__(self, name):
+        return getattr(self._kernel, name)
+
+
+@pytest.fixture
+def kernel_calls(monkeypatch):
+    """The names of the kernels fastnn.MLP calls, in order: "train:<kind>", "threaded",
+    "loss_grad:<kind>", "forward:<kind>"."""
+    calls = []
+    for table, task in ((model.TRAIN, "train"), (model.LOSS_GRAD, "loss_grad"),
+                        (model.FORWARD, "forward")):
+        for kind, kernel in list(table.items()):
+            monkeypatch.setitem(table, kind, Recorded(kernel, f"{task}:{kind}", calls))
+    monkeypatch.setattr(model, "THREADED", Recorded(model.THREADED, "threaded", calls))
+    return calls
 
 
 def assert_matches(actual, expected, dtype=np.float64, rtol=None):
@@ -46,6 +145,19 @@ def make_data(n, sizes, output, loss, seed=0, dtype=np.float64):
     return X, Y
 
 
+def make_weights(n, seed=0):
+    """Sample weights in [0.25, 1.25), about one in eight of them 0."""
+    rng = np.random.default_rng(seed)
+    weights = rng.uniform(0.25, 1.25, n)
+    weights[rng.uniform(size=n) < 0.125] = 0
+    return weights
+
+
+def output_and_loss(sizes):
+    """A softmax output and cross-entropy for several outputs, else sigmoid and BCE."""
+    return ("softmax", "cross_entropy") if sizes[-1] > 1 else ("sigmoid", "binary_cross_entropy")
+
+
 def train_in_torch(torch, net, X, Y, make_optimizer, epochs, batch_size):
     """Train a copy of ``net`` (one tanh hidden layer, linear output, biases) in PyTorch
     float64 as fastnn's fit does with shuffle=False: squared error, mean reduction, rows in
@@ -70,13 +182,14 @@ def rng():
     return np.random.default_rng(12345)
 
 
-def assert_same_training(fast, ref, X, Y, make_optimizer, dtype=np.float64, **fit_args):
+def assert_same_training(fast, ref, X, Y, make_optimizer, dtype=np.float64, rtol=None,
+                         **fit_args):
     """Train both models, each with a fresh ``make_optimizer()``: the epoch losses,
     parameters, optimizer state and step counts agree."""
     optimizers = make_optimizer(), make_optimizer()
     losses = [net.fit(X, Y, optimizer=opt, **fit_args).loss
               for net, opt in zip((fast, ref), optimizers)]
-    assert_matches(losses[0], losses[1], dtype)
-    assert_matches(fast._params, ref._params, dtype)
-    assert_matches(optimizers[0]._state, optimizers[1]._state, dtype)
+    assert_matches(losses[0], losses[1], dtype, rtol)
+    assert_matches(fast.params, ref.params, dtype, rtol)
+    assert_matches(optimizers[0]._state, optimizers[1]._state, dtype, rtol)
     assert optimizers[0].steps == optimizers[1].steps

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import bench, sweep
+from fastnn.tools import bench, sweep
 from fastnn.__main__ import main
-from fastnn.workloads import WORKLOADS
+from fastnn.tools.workloads import WORKLOADS
 
 
 @pytest.mark.parametrize("workload_id", sorted(WORKLOADS))
@@ -19,7 +19,7 @@ def test_both_implementations_start_equal_and_train_alike(workload_id):
         pytest.skip(f"{workload_id} needs {workload.missing_requirements()} (optional extras)")
     data = workload.data(quick=True)
     fast, ref = workload.make_network(fastnn.MLP), workload.make_network(fastnn.reference.MLP)
-    np.testing.assert_array_equal(fast._params, ref._params)
+    np.testing.assert_array_equal(fast.params, ref.params)
     epochs = max(1, workload.epochs // 100)
     if workload.batch_size != 1:  # batched workloads: a few batches are enough here
         data = data[0][:256], data[1][:256]
@@ -52,7 +52,7 @@ def test_bench_rejects_unknown_workloads():
 def test_torch_peer_does_the_same_work(workload_id):
     """Same initial weights, same shuffles, same SGD: the same final loss as fastnn."""
     pytest.importorskip("torch", reason="the torch peer needs PyTorch (optional extra)")
-    from fastnn.peers import build_torch
+    from fastnn.tools.peers import build_torch
     workload = WORKLOADS[workload_id]
     if workload.missing_requirements():
         pytest.skip(f"{workload_id} needs {workload.missing_requirements()} (optional extras)")
@@ -70,7 +70,7 @@ def test_sklearn_peer_notes_where_it_cannot_match():
     pytest.importorskip("sklearn", reason="the sklearn peer needs scikit-learn (optional extra)")
     from sklearn.neural_network import MLPClassifier
 
-    from fastnn.peers import Unsupported, build_sklearn
+    from fastnn.tools.peers import Unsupported, build_sklearn
     workload = WORKLOADS["W1"]
     run, note = build_sklearn(workload, workload.data(quick=True), MLPClassifier)
     assert np.isfinite(run(5))
@@ -88,7 +88,7 @@ def test_fastnn_estimator_peer_trains_as_scikit_learn():
     pytest.importorskip("sklearn", reason="the sklearn peer needs scikit-learn (optional extra)")
     from sklearn.neural_network import MLPClassifier
 
-    from fastnn.peers import build_sklearn
+    from fastnn.tools.peers import build_sklearn
     workload = WORKLOADS["W6"]
     data = workload.data(quick=True)
     theirs, _ = build_sklearn(workload, data, MLPClassifier)

@@ -8,24 +8,31 @@ import pytest
 
 FLOAT32_PROBE = textwrap.dedent("""
     import numpy as np
-    from fastnn.kernels.activations import activate, multiply_derivative
+    from fastnn.kernels import codes
+    from fastnn.kernels.activations import (activate, multiply_derivative, softmax_columns,
+                                            softmax_rows)
     from fastnn.kernels.dense import dense_backward, dense_forward
-    from fastnn.kernels.updates import sgd_update
+    from fastnn.kernels.updates import apply_update
     f32 = np.float32
     v = np.ones(6, f32); A = np.ones((2, 3), f32); W = np.ones((3, 2), f32); Z = np.ones((2, 2), f32)
-    calls = [(activate, (0, v, v, 3)), (multiply_derivative, (0, v, v)),
+    state, step = np.zeros((2, 6), f32), np.zeros(1, np.int64)
+    calls = [(activate, (codes.SIGMOID, v, 0, 6)),
+             (multiply_derivative, (codes.SIGMOID, v, 0, v.copy(), 0, 6)),
+             (softmax_rows, (v, 0, 2, 3)), (softmax_columns, (v, 2, 3, v.copy())),
              (dense_forward, (A, W, v[:2], Z, 2)),
-             (dense_backward, (A, Z, W, W.copy(), v[:2], A.copy(), W.copy(), v[:2].copy(), False, True, 2)),
-             (sgd_update, (v, v.copy(), v.copy(), f32(0.1), f32(0.9), f32(0), False))]
+             (dense_backward, (A, Z, W, W.copy(), v[:2], A.copy(), W.copy(), v[:2].copy(), False, True, 2))]
+    calls += [(apply_update, ((code, state, np.full(5, 0.5, f32), step), v, v.copy(), 0, 6))
+              for code in (codes.OPT_SGD, codes.OPT_ADAM, codes.OPT_SKLEARN_SGD, codes.OPT_SKLEARN_ADAM)]
     for kernel, args in calls:
-        for code in range(5):  # every activation code where the kernel takes one
-            kernel(*((code,) + args[1:] if isinstance(args[0], int) else args))
+        kernel(*args)
+    for kernel in dict(calls):
         print(kernel.__name__, kernel.inspect_llvm(kernel.signatures[-1]).count("fpext float"))
     import fastnn
     X = np.random.default_rng(0).normal(size=(20, 3))
-    net = fastnn.MLP([3, 5, 2], output="softmax", dtype="float32", seed=0)
-    net.fit(X, np.arange(20) % 2, loss="cross_entropy", epochs=2, batch_size=4)
-    print("trained", net.forward(X).dtype)
+    net = fastnn.MLP([3, 5, 2], hidden="softplus", output="softmax", dtype="float32", seed=0)
+    opt = fastnn.Adam(lr=0.01)
+    net.fit(X, np.arange(20) % 2, loss="cross_entropy", optimizer=opt, epochs=2, batch_size=4)
+    print("trained", net.forward(X).dtype, opt.exp_avg.dtype, opt.exp_avg_sq.dtype)
 """)
 
 
@@ -39,9 +46,9 @@ def run_in_fresh_process(code, cache_dir):
 def test_cold_compile_float32_kernels_have_no_float64_promotion(tmp_path):
     """A Python float literal in a float32 loop would show up as `fpext float` in the IR."""
     out = run_in_fresh_process(FLOAT32_PROBE, tmp_path)
-    counts = dict(line.split() for line in out.splitlines())
-    assert counts.pop("trained") == "float32"
-    assert counts == {name: "0" for name in counts} and len(counts) == 5, out
+    counts = dict(line.split(maxsplit=1) for line in out.splitlines())
+    assert counts.pop("trained") == "float32 float32 float32"
+    assert counts == {name: "0" for name in counts} and len(counts) == 7, out
 
 
 def test_warm_cache_is_written_and_reused(tmp_path):
@@ -72,8 +79,8 @@ def test_cached_kernels_are_dropped_when_any_kernel_source_changes(tmp_path):
 
 
 PARTS_FIT = textwrap.dedent("""
-    import numpy as np, fastnn, fastnn.model
-    fastnn.model.batch_parts = lambda batch_size, sizes, block_rows: 2
+    import numpy as np, fastnn, fastnn.paths
+    fastnn.paths.batch_parts = lambda rows, sizes: 2
     X = np.random.default_rng(0).normal(size=(64, 8))
     net = fastnn.MLP([8, 16, 3], output="softmax", seed=0)
     print(net.fit(X, np.arange(64) % 3, loss="cross_entropy", epochs=3, batch_size=32, seed=0).loss)
@@ -83,7 +90,7 @@ PARTS_FIT = textwrap.dedent("""
 def test_threaded_kernel_cold_and_warm(tmp_path):
     """The parallel kernel (numba parallel=True) is cached and loaded again like the others."""
     cold = run_logged(PARTS_FIT, tmp_path, dict(NUMBA_DEBUG_CACHE="1"))
-    assert "index saved" in cold and "train_parts" in cold
+    assert "index saved" in cold and "train_threaded" in cold
     warm = run_logged(PARTS_FIT, tmp_path, dict(NUMBA_DEBUG_CACHE="1"))
     assert "index saved" not in warm
     assert cold.splitlines()[-1] == warm.splitlines()[-1]

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import fastnn
-from fastnn import demo
+from fastnn.tools import demo
 from fastnn.__main__ import main
 
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None

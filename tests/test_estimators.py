@@ -110,10 +110,11 @@ def test_epochs_run_in_chunks_and_stop_where_scikit_learn_stops(task, monkeypatc
     """Without a per-epoch decision the epochs up to where the no-improvement rule could fire
     run in one compiled call; training still stops at scikit-learn's epoch."""
     calls = []
-    train_epochs = fastnn.MLP._train_epochs
-    monkeypatch.setattr(fastnn.MLP, "_train_epochs",
-                        lambda net, X, T, orders, *args: calls.append(len(orders))
-                        or train_epochs(net, X, T, orders, *args))
+    train_epochs = fastnn.MLP.train_epochs_unchecked
+    monkeypatch.setattr(fastnn.MLP, "train_epochs_unchecked",
+                        lambda net, X, T, loss, optimizer, orders, *args:
+                        calls.append(len(orders))
+                        or train_epochs(net, X, T, loss, optimizer, orders, *args))
     X, y = DATA[task]
     for params, chunk in ((dict(tol=0.0), 11), (dict(tol=1e-2, n_iter_no_change=4), 5)):
         calls.clear()

@@ -32,9 +32,9 @@ def test_history_loss_is_the_per_sample_mean_whatever_the_reduction():
 def test_zero_epochs_changes_nothing():
     X, Y = make_data(6, [2, 3, 1], "sigmoid", "squared_error", seed=2)
     net = fastnn.MLP([2, 3, 1], seed=0)
-    before = net._params.copy()
+    before = net.params.copy()
     assert net.fit(X, Y, epochs=0).loss == []
-    np.testing.assert_array_equal(net._params, before)
+    np.testing.assert_array_equal(net.params, before)
 
 
 def test_callback_sees_every_epoch_and_can_stop_training():
@@ -55,11 +55,11 @@ def test_callback_sees_the_model_after_that_epoch():
     X, Y = make_data(6, [2, 3, 1], "sigmoid", "squared_error", seed=4)
     snapshots = []
     net = fastnn.MLP([2, 3, 1], seed=0)
-    net.fit(X, Y, epochs=3, batch_size=None, callback=lambda e, l: snapshots.append(net._params.copy()))
+    net.fit(X, Y, epochs=3, batch_size=None, callback=lambda e, l: snapshots.append(net.params.copy()))
     other = fastnn.MLP([2, 3, 1], seed=0)
     for snapshot in snapshots:
         other.fit(X, Y, epochs=1, batch_size=None)
-        np.testing.assert_array_equal(other._params, snapshot)
+        np.testing.assert_array_equal(other.params, snapshot)
 
 
 def test_verbose_prints_one_line_per_epoch(capsys):
@@ -111,18 +111,18 @@ def test_shuffling_follows_the_seed():
     for seed in (1, 1, 2):
         net = fastnn.MLP([2, 3, 1], seed=0)
         net.fit(X, Y, epochs=2, batch_size=4, seed=seed)
-        results.append(net._params.copy())
+        results.append(net.params.copy())
     np.testing.assert_array_equal(results[0], results[1])
     assert not np.array_equal(results[0], results[2])
     generator = np.random.default_rng(1)
     net = fastnn.MLP([2, 3, 1], seed=0)
     net.fit(X, Y, epochs=2, batch_size=4, seed=generator)
-    np.testing.assert_array_equal(net._params, results[0])
+    np.testing.assert_array_equal(net.params, results[0])
 
 
 def test_initial_weights_follow_the_seed_and_the_rule():
     a, b = fastnn.MLP([4, 5, 3], seed=7), fastnn.MLP([4, 5, 3], seed=7)
-    np.testing.assert_array_equal(a._params, b._params)
+    np.testing.assert_array_equal(a.params, b.params)
     weights, biases = fastnn.MLP([400, 300, 3], init="xavier", seed=0).get_params()
     limit = np.sqrt(6 / 700)
     assert np.abs(weights[0]).max() <= limit and np.abs(weights[0]).max() > 0.99 * limit
@@ -168,4 +168,37 @@ def test_float32_model_computes_in_float32():
     assert net.forward(X).dtype == np.float32
     assert all(g.dtype == np.float32 for g in net.loss_and_grad(X, Y)[1])
     net.fit(X, Y, optimizer=fastnn.SGD(lr=0.1, momentum=0.9), epochs=2)
-    assert net._params.dtype == np.float32 and np.isfinite(net._params).all()
+    assert net.params.dtype == np.float32 and np.isfinite(net.params).all()
+
+
+def test_results_do_not_depend_on_chunking(monkeypatch):
+    """Epochs run in compiled chunks sized by time; the result is the same for any size."""
+    from fastnn import network
+
+    X, Y = make_data(12, [3, 4, 2], "sigmoid", "squared_error", seed=14)
+    results = []
+    for seconds in (1e-12, 10.0):
+        monkeypatch.setattr(network, "CHUNK_SECONDS", seconds)
+        net = fastnn.MLP([3, 4, 2], output="sigmoid", seed=0)
+        h = net.fit(X, Y, optimizer=fastnn.SGD(lr=0.1, momentum=0.9), epochs=25, batch_size=5, seed=3)
+        results.append((h.loss, net.params.copy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_l2_penalty_is_the_stated_loss():
+    """One full-batch step with l2: the reported loss is the data loss plus 1/2 l2 ||W||^2
+    / n, and the step is lr times its gradient; biases are not penalised."""
+    sizes = [4, 5, 2]
+    net = fastnn.MLP(sizes, hidden="tanh", output="linear", seed=17)
+    X, Y = make_data(9, sizes, "linear", "squared_error", seed=18)
+    weights, biases = net.get_params()
+    loss, grad_w, grad_b = net.loss_and_grad(X, Y)
+    squares = sum(float((W ** 2).sum()) for W in weights)
+    history = net.fit(X, Y, optimizer=fastnn.SGD(lr=0.1), l2=0.5, batch_size=None)
+    assert history.loss[0] == pytest.approx(loss + 0.25 * squares / 9, rel=1e-13)
+    new_weights, new_biases = net.get_params()
+    for W, dW, new in zip(weights, grad_w, new_weights):
+        np.testing.assert_allclose(new, W - 0.1 * (dW + 0.5 * W / 9), rtol=1e-13, atol=1e-15)
+    for b, db, new in zip(biases, grad_b, new_biases):
+        np.testing.assert_allclose(new, b - 0.1 * db, rtol=1e-13, atol=1e-15)

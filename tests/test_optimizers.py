@@ -47,7 +47,7 @@ def test_state_carries_over_between_fit_calls():
     opt = fastnn.SGD(lr=0.1, momentum=0.9)
     twice.fit(X, Y, optimizer=opt, epochs=2, batch_size=3, shuffle=False)
     twice.fit(X, Y, optimizer=opt, epochs=2, batch_size=3, shuffle=False)
-    np.testing.assert_array_equal(once._params, twice._params)
+    np.testing.assert_array_equal(once.params, twice.params)
     opt.reset()
     assert opt.velocity is None and opt.steps == 0
 
@@ -59,4 +59,4 @@ def test_default_optimizer_is_fresh_sgd_each_call():
     b = fastnn.MLP([2, 3, 1], seed=0)
     b.fit(X, Y, optimizer=fastnn.SGD(lr=0.01), epochs=1, shuffle=False)
     b.fit(X, Y, optimizer=fastnn.SGD(lr=0.01), epochs=1, shuffle=False)
-    np.testing.assert_array_equal(a._params, b._params)
+    np.testing.assert_array_equal(a.params, b.params)

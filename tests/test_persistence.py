@@ -26,8 +26,8 @@ def assert_same_model(loaded, net):
     assert type(loaded) is fastnn.MLP
     assert (loaded.sizes, loaded.hidden, loaded.output, loaded.bias, loaded.dtype) == \
            (net.sizes, net.hidden, net.output, net.bias, net.dtype)
-    assert loaded._params.dtype == net._params.dtype
-    assert loaded._params.tobytes() == net._params.tobytes()
+    assert loaded.params.dtype == net.params.dtype
+    assert loaded.params.tobytes() == net.params.tobytes()
     (w1, b1), (w2, b2) = loaded.get_params(), net.get_params()
     for a, b in zip(w1 + (b1 or []), w2 + (b2 or [])):
         assert a.dtype == b.dtype
@@ -53,6 +53,30 @@ def test_round_trip_of_every_output_activation(tmp_path, output):
     net = make_net(output=output)
     net.save(tmp_path / "model.npz")
     assert_same_model(fastnn.load(tmp_path / "model.npz"), net)
+
+
+@pytest.mark.parametrize("hidden,sizes", [(["relu", "softplus"], DEPTHS[3]),
+                                          (("tanh", "sigmoid"), DEPTHS[3]),
+                                          (["leaky_relu"], DEPTHS[2]), ([], DEPTHS[1])])
+def test_round_trip_of_per_layer_activations(tmp_path, hidden, sizes):
+    """A list (or tuple) of hidden activations loads as a list of the same names."""
+    net = make_net(sizes, hidden)
+    net.save(tmp_path / "model.npz")
+    loaded = fastnn.load(tmp_path / "model.npz")
+    assert loaded.hidden == list(hidden) and loaded.layer_activations == net.layer_activations
+    np.testing.assert_array_equal(loaded.forward(inputs(net)), net.forward(inputs(net)))
+    assert loaded.params.tobytes() == net.params.tobytes()
+
+
+def test_files_of_format_version_1_still_load(tmp_path):
+    """Written as fastnn's first format wrote them: one hidden activation, version 1."""
+    net = make_net(DEPTHS[3], "tanh")
+    with open(tmp_path / "old.model", "wb") as file:
+        np.savez(file, format=np.array("fastnn.MLP"), version=np.array(1),
+                 sizes=np.array(net.sizes, np.int64), hidden=np.array("tanh"),
+                 output=np.array(net.output), bias=np.array(net.bias),
+                 dtype=np.array(net.dtype.name), params=net.params)
+    assert_same_model(fastnn.load(tmp_path / "old.model"), net)
 
 
 def test_round_trip_of_a_trained_model(tmp_path):
@@ -158,7 +182,7 @@ CORRUPTIONS = {
     "no_format_mark": edited(format=None),
     "wrong_format": edited(format=np.array("sklearn.MLPClassifier")),
     "format_not_a_string": edited(format=np.array(1)),
-    "newer_version": edited(version=np.array(2)),
+    "newer_version": edited(version=np.array(3)),
     "version_missing": edited(version=None),
     "version_as_string": edited(version=np.array("1")),
     "params_too_short": edited(params=lambda p: p[:-1]),
@@ -171,6 +195,10 @@ CORRUPTIONS = {
     "params_missing": edited(params=None),
     "hidden_unknown": edited(hidden=np.array("swish")),
     "hidden_output_only": edited(hidden=np.array("softmax")),
+    "hidden_list_too_long": edited(hidden=np.array(["tanh", "relu"])),
+    "hidden_list_unknown": edited(hidden=np.array(["swish"])),
+    "hidden_list_2d": edited(hidden=np.array([["tanh"]])),
+    "hidden_list_in_version_1": edited(version=np.array(1), hidden=np.array(["tanh"])),
     "output_unknown": edited(output=np.array("identity")),
     "dtype_unknown": edited(dtype=np.array("float16")),
     "bias_not_bool": edited(bias=np.array(1)),

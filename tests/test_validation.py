@@ -47,10 +47,10 @@ def state_of(opt):
 def unchanged(net, opt=None):
     """Checks, once the block is left, that the parameters (bit for bit) and the optimizer's
     velocity and step count are what they were when it was entered."""
-    params = net._params.tobytes()
+    params = net.params.tobytes()
     before = None if opt is None else state_of(opt)
     yield
-    assert net._params.tobytes() == params, "parameters changed"
+    assert net.params.tobytes() == params, "parameters changed"
     if opt is not None:
         assert state_of(opt) == before, "optimizer state changed"
 
@@ -329,7 +329,7 @@ def test_optimizer_state_does_not_leak_from_a_discarded_model():
     twin.fit(X, Y, optimizer=fresh, epochs=1, batch_size=2, seed=0)
     assert opt.steps == fresh.steps
     np.testing.assert_array_equal(opt.velocity, fresh.velocity)
-    np.testing.assert_array_equal(net._params, twin._params)
+    np.testing.assert_array_equal(net.params, twin.params)
 
 
 # --------------------------------------------------------------------------- fit arguments
@@ -468,7 +468,7 @@ def test_other_layouts_and_dtypes_give_identical_results(layout):
         loss, grad_w, _ = net.loss_and_grad(X_in, Y_in)
         history = net.fit(X_in, Y_in, optimizer=SGD(lr=0.05, momentum=0.9), epochs=3,
                           batch_size=4, seed=1)
-        results.append((out, loss, grad_w, history.loss, net._params.copy()))
+        results.append((out, loss, grad_w, history.loss, net.params.copy()))
     (out, loss, grad_w, hist, params), (out2, loss2, grad_w2, hist2, params2) = results
     np.testing.assert_array_equal(out2, out)
     assert loss2 == loss and hist2 == hist
@@ -491,7 +491,7 @@ def test_inputs_are_not_modified():
 def fit_result(net, X, Y, **kwargs):
     kwargs = dict(dict(optimizer=SGD(lr=0.05, momentum=0.9), epochs=3, batch_size=4, seed=1), **kwargs)
     history = net.fit(X, Y, **kwargs)
-    return history.loss, net._params.copy()
+    return history.loss, net.params.copy()
 
 
 def assert_same_fit(a, b):
@@ -554,7 +554,7 @@ def test_divergence_raises_and_restores_everything(path, dtype):
     opt.lr = 1e6
     with unchanged(net, opt), pytest.raises(FloatingPointError, match="diverged"):
         net.fit(X, 1e3 * Y, optimizer=opt, epochs=300, **DIVERGENT_PATHS[path])
-    assert np.isfinite(net._params).all()
+    assert np.isfinite(net.params).all()
     assert np.isfinite(net.forward(X)).all()
 
 
@@ -596,4 +596,4 @@ def test_fit_never_returns_non_finite_parameters(dtype, lr):
     opt = SGD(lr=lr)
     with unchanged(net), pytest.raises((ValueError, FloatingPointError)):
         net.fit(X, 1e3 * Y, optimizer=opt, epochs=1, batch_size=None)
-    assert np.isfinite(net._params).all()
+    assert np.isfinite(net.params).all()

@@ -7,15 +7,15 @@ its target once, at the reduced (--quick) size, as a smoke test, and nothing is 
 
 which trains at full size, one warm-up round (compilation) and three timed rounds per
 implementation; the table has one group per workload, fastnn and the reference side by
-side. The compile group times fastnn's first call in a new process (fastnn.bench.FreshProcess)
+side. The compile group times fastnn's first call in a new process (fastnn.tools.bench.FreshProcess)
 with an empty Numba cache (compilation) and with the warm cache (loading).
 """
 import functools
 
 import pytest
 
-from fastnn import bench
-from fastnn.workloads import WORKLOADS
+from fastnn.tools import bench
+from fastnn.tools.workloads import WORKLOADS
 
 
 def _workload(workload_id):

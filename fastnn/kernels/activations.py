@@ -1,96 +1,46 @@
-"""Activations and their derivatives, elementwise over flat arrays (formulas in fastnn._registry)."""
-from .._jit import kernel
-from .._registry import LEAKY_RELU, LEAKY_RELU_SLOPE, LINEAR, RELU, SIGMOID, TANH
-from .elementary import vexp, vtanh
+"""Activations and their derivatives: each formula once, for every path.
 
+Elementwise activations are the same in every layout: ``activate`` and
+``multiply_derivative`` run over a contiguous stretch of a flat buffer. Softmax, which mixes
+the outputs of a row, exists once per layout: ``softmax_rows`` (row-major: the per-sample and
+batched paths) and ``softmax_columns`` (feature-major: the narrow path).
 
-@kernel
-def activate(code, z, a, n_cols):
-    """a = f(z) for a flat block of rows of ``n_cols``; z and a may be the same array.
+Formulas (derivatives in terms of the activation's output a = f(z), which is what the
+backward pass keeps):
 
-    Softmax is taken row by row: a_j = exp(z_j - max z) / sum_k exp(z_k - max z), the
-    exponentials in one loop over the block (a row of 10 is too short to vectorise).
-    """
-    one = a.dtype.type(1.0)
-    zero = a.dtype.type(0.0)
-    n = z.size
-    if code == SIGMOID:
-        for i in range(n):
-            a[i] = one / (one + vexp(-z[i]))
-    elif code == TANH:
-        for i in range(n):
-            a[i] = vtanh(z[i])
-    elif code == RELU:
-        for i in range(n):
-            a[i] = z[i] if z[i] > zero else zero
-    elif code == LEAKY_RELU:
-        slope = a.dtype.type(LEAKY_RELU_SLOPE)
-        for i in range(n):
-            a[i] = z[i] if z[i] > zero else slope * z[i]
-    elif code == LINEAR:
-        for i in range(n):
-            a[i] = z[i]
-    else:  # SOFTMAX
-        subtract_row_peaks(z, a, n_cols)
-        for i in range(n):
-            a[i] = vexp(a[i])
-        for start in range(0, n, n_cols):
-            row = a[start:start + n_cols]
-            total = zero
-            for j in range(n_cols):
-                total += row[j]
-            for j in range(n_cols):
-                row[j] = row[j] / total
+    sigmoid     a = 1 / (1 + exp(-z))                  f' = a (1 - a)
+    tanh        a = tanh(z)                            f' = 1 - a^2
+    relu        a = max(z, 0)                          f' = 1 if a > 0 else 0
+    leaky_relu  a = z if z > 0 else 0.01 z             f' = 1 if a > 0 else 0.01
+    linear      a = z                                  f' = 1
+    softplus    a = log(1 + exp(z))                    f' = 1 - exp(-a) = sigmoid(z)
+                  = max(z, 0) + log1p(exp(-|z|))         (as -expm1(-a): exact for small a)
+    softmax     a_j = exp(z_j - max z) / sum_k exp(z_k - max z)   (output layer only)
+
+The loops use the exp, expm1, tanh and log1p of fastnn.kernels.elementary, so they vectorise.
+They count from 0 and add the start: a loop over range(start, stop) does not vectorise, as
+numba cannot tell that its index is never negative; ``nonnegative`` says so.
+"""
+from ._jit import kernel
+from .buffers import copy, nonnegative
+from .codes import LEAKY_RELU, LEAKY_RELU_SLOPE, RELU, SIGMOID, SOFTPLUS, TANH
+from .elementary import vexp, vexpm1, vlog1p, vtanh
 
 
 @kernel(inline=True)
-def subtract_row_peaks(z, out, n_cols):
-    """out_j = z_j - max z for each row of ``n_cols`` of the flat block z; returns nothing
-    (out may be z)."""
-    for start in range(0, z.size, n_cols):
-        row_z = z[start:start + n_cols]
-        row_out = out[start:start + n_cols]
-        peak = row_z[0]
-        for j in range(1, n_cols):
-            peak = max(peak, row_z[j])
-        for j in range(n_cols):
-            row_out[j] = row_z[j] - peak
+def softplus(z, zero):
+    """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)), without overflow for large |z|
+    (``zero``: 0 in z's type). Also the binary cross-entropy's (fastnn.kernels.losses)."""
+    return max(z, zero) + vlog1p(vexp(-abs(z)))
 
 
 @kernel
-def multiply_derivative(code, a, d):
-    """d *= f'(z), with f' written in terms of the activation a = f(z) (not for softmax)."""
-    one = a.dtype.type(1.0)
-    zero = a.dtype.type(0.0)
-    n = a.size
-    if code == SIGMOID:
-        for i in range(n):
-            d[i] *= a[i] * (one - a[i])
-    elif code == TANH:
-        for i in range(n):
-            d[i] *= one - a[i] * a[i]
-    elif code == RELU:
-        for i in range(n):
-            d[i] = d[i] if a[i] > zero else zero
-    elif code == LEAKY_RELU:
-        slope = a.dtype.type(LEAKY_RELU_SLOPE)
-        for i in range(n):
-            d[i] = d[i] if a[i] > zero else slope * d[i]
-    # LINEAR: f' = 1, nothing to do.
-
-
-@kernel(inline=True)
-def activate_range(code, a, start, size):
+def activate(code, a, start, size):
     """a[start + i] = f(a[start + i]) in place for i < size, for an elementwise activation
-    (softmax, whose layout is the caller's, and linear are left alone). Inlined into the fused
-    loops of fastnn.kernels.per_sample and fastnn.kernels.narrow, with exp and tanh that
-    vectorise. (The loops count from 0 and add ``start``: a loop over range(start, stop)
-    does not vectorise, as numba cannot tell that its index is never negative. Nor can LLVM
-    always tell that start + i does not overflow, which keeps numba's wraparound of negative
-    indices; in a large function that makes the loop gather and scatter. There, pass a view
-    and start 0: per_sample's few elements run faster without making a view.)"""
+    (linear leaves a alone; softmax is softmax_rows' or softmax_columns')."""
     one = a.dtype.type(1.0)
     zero = a.dtype.type(0.0)
+    start = nonnegative(start)
     if code == SIGMOID:
         for i in range(size):
             a[start + i] = one / (one + vexp(-a[start + i]))
@@ -104,14 +54,19 @@ def activate_range(code, a, start, size):
         slope = a.dtype.type(LEAKY_RELU_SLOPE)
         for i in range(size):
             a[start + i] = a[start + i] if a[start + i] > zero else slope * a[start + i]
+    elif code == SOFTPLUS:
+        for i in range(size):
+            a[start + i] = softplus(a[start + i], zero)
 
 
-@kernel(inline=True)
-def multiply_derivative_range(code, a, a_start, d, d_start, size):
+@kernel
+def multiply_derivative(code, a, a_start, d, d_start, size):
     """d[d_start + i] *= f'(z) for i < size, f' in terms of a[a_start + i] = f(z) (not for
-    softmax). Inlined, as activate_range."""
+    softmax, whose Jacobian the losses apply)."""
     one = a.dtype.type(1.0)
     zero = a.dtype.type(0.0)
+    a_start = nonnegative(a_start)
+    d_start = nonnegative(d_start)
     if code == SIGMOID:
         for i in range(size):
             d[d_start + i] *= a[a_start + i] * (one - a[a_start + i])
@@ -125,3 +80,56 @@ def multiply_derivative_range(code, a, a_start, d, d_start, size):
         slope = a.dtype.type(LEAKY_RELU_SLOPE)
         for i in range(size):
             d[d_start + i] *= one if a[a_start + i] > zero else slope
+    elif code == SOFTPLUS:
+        for i in range(size):
+            d[d_start + i] *= -vexpm1(-a[a_start + i])
+
+
+@kernel
+def softmax_rows(a, start, rows, n_cols):
+    """Softmax in place over each of ``rows`` rows of ``n_cols`` stored one after the other
+    from a[start]: the peak subtracted row by row, the exponentials of all rows in one loop
+    (a row of 10 is too short to vectorise), then each row divided by its sum."""
+    zero = a.dtype.type(0.0)
+    start = nonnegative(start)
+    for row in range(rows):
+        first = nonnegative(start + row * n_cols)
+        peak = a[first]
+        for j in range(1, n_cols):
+            peak = max(peak, a[first + j])
+        for j in range(n_cols):
+            a[first + j] = a[first + j] - peak
+    for i in range(rows * n_cols):
+        a[start + i] = vexp(a[start + i])
+    for row in range(rows):
+        first = nonnegative(start + row * n_cols)
+        total = zero
+        for j in range(n_cols):
+            total += a[first + j]
+        for j in range(n_cols):
+            a[first + j] = a[first + j] / total
+
+
+@kernel
+def softmax_columns(a, m, n_cols, scratch):
+    """Softmax in place over the rows of a feature-major block: output j of row i at
+    a[j m + i] (n_cols columns of m rows); every loop runs over the m rows. ``scratch``: 2 m
+    values."""
+    zero = a.dtype.type(0.0)
+    peak = scratch[:m]
+    total = scratch[m:2 * m]
+    copy(a[:m], peak)
+    for j in range(1, n_cols):
+        column = a[j * m:(j + 1) * m]
+        for i in range(m):
+            peak[i] = max(peak[i], column[i])
+    total[:] = zero
+    for j in range(n_cols):
+        column = a[j * m:(j + 1) * m]
+        for i in range(m):
+            column[i] = vexp(column[i] - peak[i])
+            total[i] += column[i]
+    for j in range(n_cols):
+        column = a[j * m:(j + 1) * m]
+        for i in range(m):
+            column[i] = column[i] / total[i]

@@ -5,7 +5,7 @@ faster. A block of one row (the per-sample path) never calls BLAS.
 """
 import numpy as np
 
-from .._jit import kernel
+from ._jit import kernel
 
 BLAS_MIN_WORK = 32768
 """Products of at least this many multiply-adds call BLAS however few rows they have."""
@@ -28,13 +28,13 @@ rows 0.4-1.4, 16 rows into 10 outputs 1.7, 32 rows into 1 output 15 (BLAS: 0.12 
 256: 25 us against 60 us)."""
 
 
-@kernel(inline=True)
+@kernel
 def use_blas(m, k, n):
     """Whether an (m x k) by (k x n) product of a layer calls BLAS."""
     return m > 1 and (m >= BLAS_MIN_ROWS or m * k * n >= BLAS_MIN_WORK)
 
 
-@kernel(inline=True)
+@kernel
 def forward_uses_blas(m, k, n, itemsize):
     """Whether Z = A W for a part of m rows (A: m x k, W: k x n, ``itemsize`` bytes a number)
     calls BLAS rather than forward_loops."""
@@ -42,7 +42,7 @@ def forward_uses_blas(m, k, n, itemsize):
         m * itemsize <= FORWARD_LOOP_BYTES and n >= FORWARD_LOOP_MIN_WIDTH))
 
 
-@kernel(inline=True)
+@kernel
 def forward_loops(A, W, b, Z, first, stop):
     """Z[i] = b + A[i] W for the rows first..stop-1, two rows per pass and four rows of W per
     step: each W load serves two rows and each load and store of Z four products."""
@@ -85,7 +85,7 @@ def forward_loops(A, W, b, Z, first, stop):
                     z0[j] += s0 * w0[j]
 
 
-@kernel
+@kernel(blas=True)
 def dense_forward(A, W, b, Z, part_rows):
     """Z = A W + b (A: m x k, W: k x n, b: n or empty for no bias, Z: m x n), by BLAS or by
     forward_loops, one product per part of ``part_rows`` rows: a part's rows come out the same
@@ -106,7 +106,7 @@ def dense_forward(A, W, b, Z, part_rows):
             forward_loops(A, W, b, Z, first, stop)
 
 
-@kernel(inline=True)
+@kernel(blas=True)
 def weight_gradient(A, D, dW):
     """dW = A^T D."""
     m, k = A.shape
@@ -125,7 +125,7 @@ def weight_gradient(A, D, dW):
                     dW[p, j] += a * D[i, j]
 
 
-@kernel(inline=True)
+@kernel
 def column_sums(D, db):
     """db = sum over the rows of D (row after row)."""
     m, n = D.shape
@@ -137,7 +137,7 @@ def column_sums(D, db):
             db[j] += D[i, j]
 
 
-@kernel
+@kernel(blas=True)
 def dense_backward(A, D, W, dW, db, D_in, dW_part, db_part, accumulate, need_input_delta,
                    part_rows):
     """dW (+)= A^T D, db (+)= sum over rows of D, and D_in = D W^T if ``need_input_delta``.

@@ -1,71 +1,164 @@
-"""Losses of the output layer and their gradient with respect to the output pre-activation."""
+"""Losses of the output layer and their delta: each formula once per layout, weighted by row.
+
+Per row, with output pre-activation z, output a = f(z), target t and row weight w (the
+row's loss and gradient are multiplied by w; w = 1 leaves both exactly as they are):
+
+    squared_error         L = 1/2 sum_j (a_j - t_j)^2            any output
+                          dL/da = a - t (softmax: the Jacobian below; an elementwise output's
+                          f'(z) is multiplied in by the backward pass: delta_needs_derivative)
+                          softmax: dL/dz_j = a_j ((a_j - t_j) - sum_k (a_k - t_k) a_k)
+    binary_cross_entropy  L = sum_j softplus(z_j) - t_j z_j       sigmoid output
+                          dL/dz = a - t
+    cross_entropy         L = sum_j t_j (logsumexp(z) - z_j)      softmax output
+                          dL/dz = a sum_k t_k - t
+
+Both cross-entropies are computed from the logits z, so saturated float32 outputs give no
+inf or NaN. ``loss_rows`` serves the row-major layouts (per-sample and batched paths),
+``loss_columns`` the feature-major one (the narrow path). Both return the weighted loss sum
+sum_i w_i L_i in float64 and write delta = scale w dL/dz.
+"""
 import numpy as np
 
-from .._jit import kernel
-from .._registry import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SOFTMAX
-from .activations import multiply_derivative, subtract_row_peaks
+from ._jit import kernel
+from .activations import softplus
+from .buffers import copy, nonnegative
+from .codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SOFTMAX, SQUARED_ERROR
 from .elementary import vexp, vlog1p
 
 
-@kernel(inline=True)
-def binary_cross_entropy(z, t, zero):
-    """softplus(z) - t z = max(z, 0) + log1p(exp(-|z|)) - t z, one output's binary
-    cross-entropy from its logit z (``zero``: 0 in z's type). Inlined into every loop that
-    takes it, with exp and log1p that vectorise."""
-    return max(z, zero) + vlog1p(vexp(-abs(z))) - t * z
+@kernel
+def delta_needs_derivative(loss, output):
+    """Whether the loss leaves the output delta as dL/da, for the backward pass to multiply
+    by f'(z) (squared error through an elementwise output activation)."""
+    return loss == SQUARED_ERROR and output != SOFTMAX
 
 
 @kernel
-def loss_and_delta(loss_code, output_code, z, a, t, delta, n_cols, scale):
-    """Sum over the block's rows of the per-sample loss, and delta = scale * dL/dz.
-
-    z: output pre-activations, a: output activations (already f(z)), t: targets; all flat
-    blocks of rows of ``n_cols``; delta must not share memory with them (cross-entropy keeps
-    exp(z - max z) in it for a while). Returns the loss sum in float64.
-    squared_error: dL/dz = (a - t) f'(z) (softmax: a_j ((a_j - t_j) - sum_k (a_k - t_k) a_k))
-    binary_cross_entropy (sigmoid): dL/dz = a - t, L = softplus(z) - t z
-    cross_entropy (softmax): dL/dz = a sum_k t_k - t, L = sum_j t_j (logsumexp(z) - z_j)
-    """
+def loss_rows(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, scale):
+    """Row-major: ``rows`` rows of ``n`` outputs, row i's at z[i n:], a[a_start + i n:],
+    t[i n:] and delta[d_start + i n:], its weight w[i]. Returns sum_i w_i L_i (float64) and
+    writes delta = scale w dL/dz (dL/da where delta_needs_derivative). For cross-entropy,
+    delta holds exp(z - max z) for a while: it must not share memory with z, a or t."""
     zero = a.dtype.type(0.0)
     half = a.dtype.type(0.5)
-    n = z.size
+    a_start = nonnegative(a_start)
+    d_start = nonnegative(d_start)
     total = 0.0
-    if loss_code == BINARY_CROSS_ENTROPY:
-        for i in range(n):
-            total += binary_cross_entropy(z[i], t[i], zero)
-            delta[i] = scale * (a[i] - t[i])
-    elif loss_code == CROSS_ENTROPY:
-        subtract_row_peaks(z, delta, n_cols)  # delta holds exp(z - max z) for a while
-        for i in range(n):
-            delta[i] = vexp(delta[i])
-        for start in range(0, n, n_cols):
-            row_z, row_t = z[start:start + n_cols], t[start:start + n_cols]
-            row_a, row_delta = a[start:start + n_cols], delta[start:start + n_cols]
+    if loss == BINARY_CROSS_ENTROPY:
+        for row in range(rows):
+            first = nonnegative(row * n)
+            weight = w[row]
+            row_scale = scale * weight
+            for j in range(n):
+                total += weight * (softplus(z[first + j], zero) - t[first + j] * z[first + j])
+                delta[d_start + first + j] = row_scale * (a[a_start + first + j] - t[first + j])
+    elif loss == CROSS_ENTROPY:
+        for row in range(rows):
+            first = nonnegative(row * n)
+            peak = z[first]
+            for j in range(1, n):
+                peak = max(peak, z[first + j])
+            for j in range(n):
+                delta[d_start + first + j] = z[first + j] - peak
+        for i in range(rows * n):  # the exponentials of all rows in one loop
+            delta[d_start + i] = vexp(delta[d_start + i])
+        for row in range(rows):
+            first = nonnegative(row * n)
+            weight = w[row]
+            row_scale = scale * weight
+            peak = z[first]
             sum_exp = zero
-            peak = row_z[0]
-            for j in range(n_cols):
-                sum_exp += row_delta[j]
-                peak = max(peak, row_z[j])
+            for j in range(n):
+                peak = max(peak, z[first + j])
+                sum_exp += delta[d_start + first + j]
             log_sum_exp = peak + np.log(sum_exp)
             target_sum = zero
-            for j in range(n_cols):
-                total += row_t[j] * (log_sum_exp - row_z[j])
-                target_sum += row_t[j]
-            for j in range(n_cols):
-                row_delta[j] = scale * (row_a[j] * target_sum - row_t[j])
+            for j in range(n):
+                total += weight * (t[first + j] * (log_sum_exp - z[first + j]))
+                target_sum += t[first + j]
+            for j in range(n):
+                delta[d_start + first + j] = row_scale * (
+                    a[a_start + first + j] * target_sum - t[first + j])
     else:  # SQUARED_ERROR
-        for i in range(n):
-            error = a[i] - t[i]
-            total += half * error * error
-            delta[i] = scale * error
-        if output_code == SOFTMAX:
-            for start in range(0, n, n_cols):
-                stop = start + n_cols
+        for row in range(rows):
+            first = nonnegative(row * n)
+            weight = w[row]
+            row_scale = scale * weight
+            for j in range(n):
+                error = a[a_start + first + j] - t[first + j]
+                total += weight * (half * error * error)
+                delta[d_start + first + j] = row_scale * error
+            if output == SOFTMAX:
                 weighted = zero
-                for j in range(start, stop):
-                    weighted += delta[j] * a[j]
-                for j in range(start, stop):
-                    delta[j] = a[j] * (delta[j] - weighted)
-        else:
-            multiply_derivative(output_code, a, delta)
+                for j in range(n):
+                    weighted += delta[d_start + first + j] * a[a_start + first + j]
+                for j in range(n):
+                    delta[d_start + first + j] = a[a_start + first + j] * (
+                        delta[d_start + first + j] - weighted)
+    return total
+
+
+@kernel
+def loss_columns(loss, output, z, a, t, w, delta, m, n, scale, scratch):
+    """Feature-major: ``m`` rows of ``n`` outputs, output j of row i at z[j m + i], a[j m + i],
+    t[j m + i] and delta[j m + i], row i's weight w[i]; every loop runs over the rows.
+    Returns sum_i w_i L_i (float64) and writes delta = scale w dL/dz (dL/da where
+    delta_needs_derivative). ``scratch``: 4 m values."""
+    zero = a.dtype.type(0.0)
+    one = a.dtype.type(1.0)
+    half = a.dtype.type(0.5)
+    row_scale = scratch[3 * m:4 * m]
+    for i in range(m):
+        row_scale[i] = scale * w[i]
+    total = 0.0
+    if loss == BINARY_CROSS_ENTROPY:
+        for j in range(n):
+            zj, tj = z[j * m:(j + 1) * m], t[j * m:(j + 1) * m]
+            aj, dj = a[j * m:(j + 1) * m], delta[j * m:(j + 1) * m]
+            for i in range(m):
+                total += w[i] * (softplus(zj[i], zero) - tj[i] * zj[i])
+                dj[i] = row_scale[i] * (aj[i] - tj[i])
+    elif loss == CROSS_ENTROPY:
+        log_sum_exp = scratch[:m]
+        target_sum = scratch[m:2 * m]
+        sum_exp = scratch[2 * m:3 * m]
+        copy(z[:m], log_sum_exp)  # the peak, first
+        for j in range(1, n):
+            zj = z[j * m:(j + 1) * m]
+            for i in range(m):
+                log_sum_exp[i] = max(log_sum_exp[i], zj[i])
+        sum_exp[:] = zero
+        target_sum[:] = zero
+        for j in range(n):
+            zj, tj = z[j * m:(j + 1) * m], t[j * m:(j + 1) * m]
+            for i in range(m):
+                sum_exp[i] += vexp(zj[i] - log_sum_exp[i])
+                target_sum[i] += tj[i]
+        for i in range(m):  # log s = log1p(s - 1) to the last bit: s >= 1, s - 1 exact to s/2^53
+            log_sum_exp[i] += vlog1p(sum_exp[i] - one)
+        for j in range(n):
+            zj, tj = z[j * m:(j + 1) * m], t[j * m:(j + 1) * m]
+            aj, dj = a[j * m:(j + 1) * m], delta[j * m:(j + 1) * m]
+            for i in range(m):
+                total += w[i] * (tj[i] * (log_sum_exp[i] - zj[i]))
+                dj[i] = row_scale[i] * (aj[i] * target_sum[i] - tj[i])
+    else:  # SQUARED_ERROR
+        for j in range(n):
+            tj = t[j * m:(j + 1) * m]
+            aj, dj = a[j * m:(j + 1) * m], delta[j * m:(j + 1) * m]
+            for i in range(m):
+                error = aj[i] - tj[i]
+                total += w[i] * (half * error * error)
+                dj[i] = row_scale[i] * error
+        if output == SOFTMAX:
+            weighted = scratch[:m]
+            weighted[:] = zero
+            for j in range(n):
+                aj, dj = a[j * m:(j + 1) * m], delta[j * m:(j + 1) * m]
+                for i in range(m):
+                    weighted[i] += dj[i] * aj[i]
+            for j in range(n):
+                aj, dj = a[j * m:(j + 1) * m], delta[j * m:(j + 1) * m]
+                for i in range(m):
+                    dj[i] = aj[i] * (dj[i] - weighted[i])
     return total

@@ -1,13 +1,17 @@
-"""Optimizer updates over the flat parameter buffer, or a range lo..hi of it (threads update
-disjoint ranges; fastnn.kernels.parallel). Each update loops over the arrays it is given from
-0: over a view of the range, not over range(lo, hi), whose indices LLVM cannot prove
-non-negative (numba wraps negative ones), so that loop would not vectorise. Also the end of a
-batch (penalize_and_step) and of an epoch (record_epoch) that every training loop shares."""
+"""Optimizer updates and the end of a batch and of an epoch, shared by every training path.
+
+The optimizer reaches a kernel as one bundle, ``opt = (code, state, hyper, step)``: its code
+(fastnn.kernels.codes), its state rows (one flat parameter-shaped vector each), its
+hyperparameters and its step counter (int64[1]). An update runs over the whole flat
+parameter buffer or a range lo..hi of it: a batch's update runs over the ranges of its parts
+(``parameter_range``), so one thread and several give the same bits. Each update loops over
+views of its range from 0, not over range(lo, hi), whose indices LLVM cannot prove
+non-negative (numba wraps negative ones), so that loop would not vectorise.
+"""
 import numpy as np
 
-from .._jit import kernel
-from .._registry import OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
-from .network import add_weight_penalty
+from ._jit import kernel
+from .codes import OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
 
 
 @kernel(inline=True)
@@ -96,9 +100,8 @@ def sklearn_adam_update(params, grad, m, v, lr, beta1, beta2, eps, step):
 
 
 @kernel(inline=True)
-def apply_update(opt_code, params, grad, state, hyper, step, lo, hi):
-    """Optimizer step number ``step`` (1 first) for parameters lo..hi-1; ``state`` rows and
-    ``hyper`` entries are the optimizer's own.
+def apply_update(opt, params, grad, lo, hi):
+    """Optimizer step number opt's step[0] (1 first) for parameters lo..hi-1.
 
     SGD: state[0] = momentum buffer; hyper = (lr, momentum, weight_decay, nesterov).
     Adam: state[0] = exp_avg, state[1] = exp_avg_sq; hyper = (lr, beta1, beta2, eps,
@@ -106,42 +109,80 @@ def apply_update(opt_code, params, grad, state, hyper, step, lo, hi):
     scikit-learn's SGD: state[0] = velocity; hyper = (lr, momentum, nesterov).
     scikit-learn's Adam: state[0] = m, state[1] = v; hyper = (lr, beta1, beta2, eps).
     """
+    code, state, hyper, step = opt
     p = params[lo:hi]
     g = grad[lo:hi]
     first = state[0][lo:hi]
-    if opt_code == OPT_SGD:
+    if code == OPT_SGD:
         sgd_update(p, g, first, hyper[0], hyper[1], hyper[2], hyper[3] != 0)
-    elif opt_code == OPT_ADAM:
+    elif code == OPT_ADAM:
         adam_update(p, g, first, state[1][lo:hi], hyper[0], hyper[1], hyper[2], hyper[3],
-                    hyper[4], step)
-    elif opt_code == OPT_SKLEARN_SGD:
+                    hyper[4], step[0])
+    elif code == OPT_SKLEARN_SGD:
         sklearn_sgd_update(p, g, first, hyper[0], hyper[1], hyper[2] != 0)
-    elif opt_code == OPT_SKLEARN_ADAM:
+    elif code == OPT_SKLEARN_ADAM:
         sklearn_adam_update(p, g, first, state[1][lo:hi], hyper[0], hyper[1], hyper[2],
-                            hyper[3], step)
+                            hyper[3], step[0])
+
+
+@kernel
+def parameter_range(part, n_parts, n_params):
+    """(lo, hi): part ``part`` of ``n_parts`` about equal ranges of the parameters."""
+    span = (n_params + n_parts - 1) // n_parts
+    lo = min(part * span, n_params)
+    return lo, min(lo + span, n_params)
 
 
 @kernel(inline=True)
-def penalize_and_step(l2, scale, params, grad, sizes, w_off, opt_code, state, hyper, step):
-    """The end of a batch: grad += the gradient of the l2 penalty (scaled as the batch's
-    gradient), then the next optimizer step (step[0] counts them). Returns the penalty,
+def add_weight_penalty(l2, scale, params, grad, net, lo, hi):
+    """grad_W += scale * l2 * W for the weights of every layer (biases are left alone) among
+    parameters lo..hi-1: the gradient of the penalty 1/2 l2 sum ||W||^2. Returns their sum
+    of W^2 (float64)."""
+    sizes, w_off, _, _, _ = net
+    factor = scale * l2
+    squares = 0.0
+    for layer in range(sizes.size - 1):
+        start = max(w_off[layer], lo)
+        stop = min(w_off[layer] + sizes[layer] * sizes[layer + 1], hi)
+        if stop > start:
+            w = params[start:stop]  # views from 0: this loop vectorises
+            g = grad[start:stop]
+            for i in range(stop - start):
+                squares += w[i] * w[i]
+                g[i] += factor * w[i]
+    return squares
+
+
+@kernel
+def batch_scale(mean, weight, params):
+    """The factor of a batch's gradient: 1 / its weight (the mean reduction), else 1; in
+    the parameters' dtype."""
+    one = params.dtype.type(1.0)
+    return one / params.dtype.type(weight) if mean else one
+
+
+@kernel
+def penalize_and_update(l2, scale, params, grad, net, opt, lo, hi):
+    """The end of a batch for parameters lo..hi-1: grad += the gradient of the l2 penalty
+    (scaled as the batch's gradient), then the optimizer's step number opt[3][0] (the caller
+    counts it, once a batch). A batch's update runs range by range over its parts' ranges
+    (parameter_range), on threads or not. Returns the range's share of the penalty,
     1/2 l2 sum ||W||^2 (0 without l2)."""
     penalty = 0.0
     if l2 != 0:
-        penalty = 0.5 * l2 * add_weight_penalty(l2, scale, params, grad, sizes, w_off, 0,
-                                                params.size)
-    step[0] += 1
-    apply_update(opt_code, params, grad, state, hyper, step[0], 0, params.size)
+        penalty = 0.5 * l2 * add_weight_penalty(l2, scale, params, grad, net, lo, hi)
+    apply_update(opt, params, grad, lo, hi)
     return penalty
 
 
-@kernel(inline=True)
-def record_epoch(epoch, loss_sum, penalty_sum, n_samples, epoch_losses, epoch_penalties):
-    """The end of an epoch: epoch_losses[epoch] = (loss_sum + penalty_sum) / n_samples,
-    epoch_penalties[epoch] = penalty_sum / n_samples. Returns whether that loss is finite
-    (as abs(x) < inf: fast-math (nsz, reassoc) folds np.isfinite away); the training loops
-    stop after the first epoch whose loss is not."""
+@kernel
+def record_epoch(epoch, loss_sum, penalty_sum, weight_sum, out):
+    """The end of an epoch: its loss (loss_sum + penalty_sum) / weight_sum and the penalty
+    part of it, into out = (epoch_losses, epoch_penalties). Returns whether that loss is
+    finite (as abs(x) < inf: fast-math (nsz, reassoc) folds np.isfinite away); the training
+    loops stop after the first epoch whose loss is not."""
+    epoch_losses, epoch_penalties = out
     total = loss_sum + penalty_sum
-    epoch_losses[epoch] = total / n_samples
-    epoch_penalties[epoch] = penalty_sum / n_samples
+    epoch_losses[epoch] = total / weight_sum
+    epoch_penalties[epoch] = penalty_sum / weight_sum
     return abs(total) < np.inf

@@ -1,7 +1,7 @@
 """``python -m fastnn demo [NAME] [--out DIR] [--quick]``: the tutorials in shared/seeds, run
 on fastnn.MLP.
 
-Each tutorial's experiment is one of the workloads (fastnn/workloads.py, data from
+Each tutorial's experiment is one of the workloads (fastnn/tools/workloads.py, data from
 fastnn/datasets.py). The demo trains it on fastnn.MLP and prints what the tutorial printed,
 then trains it again, from the same weights, on the NumPy reference (fastnn.reference.MLP)
 and prints the time both took. fastnn's first call, a one-epoch run that compiles the kernels
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import datasets, reference
-from .model import MLP
-from .network import History
+from .. import datasets, reference
+from ..model import MLP
+from ..network import History
 from .workloads import WORKLOADS, Workload
 
 
@@ -198,7 +198,7 @@ TUTORIALS = {t.name: t for t in [
 def run(names=None, folder=".", quick=False, out=print):
     """Run the named tutorials (default: all) and write their pictures to ``folder``."""
     try:
-        from . import plot
+        from .. import plot
     except ImportError as error:
         plot = None
         out(f"pictures skipped: {error}")

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import datasets
-from .optimizers import SGD
+from .. import datasets
+from ..optimizers import SGD
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,15 @@ ORDERED_FASTMATH = FASTMATH - {"reassoc"}
 ERROR_MODEL = "numpy"
 
 _PACKAGE = pathlib.Path(__file__).parent
+"""fastnn.kernels: every source a kernel can depend on (the kernels import nothing else of
+fastnn)."""
 
 
 @functools.cache
 def kernel_sources_digest():
     """Digest of every source a kernel's machine code depends on."""
     digest = hashlib.sha256()
-    for path in sorted([_PACKAGE / "_jit.py", _PACKAGE / "_registry.py",
-                        *(_PACKAGE / "kernels").glob("*.py")]):
+    for path in sorted(_PACKAGE.glob("*.py")):
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()
 
@@ -44,19 +45,36 @@ def _drop_stale_cache(dispatcher):
         pass
 
 
-def kernel(function=None, *, inline=False, parallel=False):
+def kernel(function=None, *, parallel=False, inline=False, blas=False):
     """Decorator for every compiled kernel: ``@kernel``.
 
-    ``@kernel(inline=True)`` inlines the kernel into its compiled callers (numba's
-    inline="always"): for a helper called inside a hot compiled loop (the optimizer update
-    after every batch), where a call passing a few arrays costs about 0.1 us (each array goes
-    as 7 words, with reference counting).
+    Kernels are compiled without numba's reference counting (its runtime, NRT): they allocate
+    nothing (their buffers come from Python) and return no arrays, so no count is needed, and
+    counting cost much: every array a call passes is counted up and down around the call,
+    and numba's pass that removes those pairs fails across branches and loops (numba issue
+    #2350; the per-sample path ran 15-40% faster without). Helpers are plain kernels, which
+    LLVM inlines into their callers, so a formula is compiled once however many paths call it.
+
     ``@kernel(parallel=True)``: its ``numba.prange`` loops run on numba's threads
-    (fastnn.threads says how many).
+    (fastnn.threads says how many). ``@kernel(inline=True)``: for a helper that returns a
+    view of its argument (numba's inline="always": a compiled function without reference
+    counting cannot return an array; keep these few and small, each inlined copy is compiled
+    again). ``@kernel(blas=True)``: for a kernel that calls BLAS through np.dot, which needs
+    the reference counting (numba's np.dot(a, b, out) returns out through a wrapper); its
+    counts of arrays from an uncounted caller are no-ops.
     """
     if function is None:
-        return functools.partial(kernel, inline=inline, parallel=parallel)
+        return functools.partial(kernel, parallel=parallel, inline=inline, blas=blas)
     dispatcher = numba.njit(cache=True, fastmath=FASTMATH, nogil=True, error_model=ERROR_MODEL,
-                            inline="always" if inline else "never", parallel=parallel)(function)
+                            parallel=parallel, inline="always" if inline else "never",
+                            _nrt=blas)(function)
     _drop_stale_cache(dispatcher)
     return dispatcher
+
+
+def inlined(helper):
+    """The same helper as ``helper`` (a kernel), inlined into its compiled callers by numba
+    (inline="always"): for the per-sample path, which calls its helpers once a row, where a
+    call costs as much as the work (its arguments go as seven words per array; LLVM does not
+    inline helpers this large). The batched and narrow paths call them once a block."""
+    return kernel(helper.py_func, inline=True)

@@ -5,7 +5,7 @@ All implementations run the same workload from the same weights in one process,
 interleaved (fastnn, reference, [peers,] fastnn, reference, ...), and the median of the
 repeats is reported, so a noisy machine does not favour one side. Each implementation's
 first call (for fastnn: compilation, or loading the compiled code from the cache) is timed
-on its own and excluded. ``--peers`` adds PyTorch and scikit-learn (fastnn.peers).
+on its own and excluded. ``--peers`` adds PyTorch and scikit-learn (fastnn.tools.peers).
 
 ``FreshProcess`` measures compile time and first-call latency in a new process with a chosen
 Numba cache folder; the benchmark suites in benchmarks/ use it and ``IMPLEMENTATIONS``.
@@ -18,8 +18,8 @@ import subprocess
 import sys
 import time
 
-from . import reference
-from .model import MLP
+from .. import reference
+from ..model import MLP
 from .peers import FASTNN_SKLEARN, SKLEARN, Unsupported, available as available_peers
 from .workloads import WORKLOADS
 
@@ -180,7 +180,7 @@ def warn_if_busy(out):
 _FIRST_CALL = """
 import sys, time
 from fastnn import MLP
-from fastnn.workloads import WORKLOADS
+from fastnn.tools.workloads import WORKLOADS
 workload = WORKLOADS[sys.argv[1]]
 data = workload.data(quick=True)
 print("ready", flush=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import reference
+from .. import reference
 
 
 class Unsupported(Exception):
@@ -53,7 +53,7 @@ def available():
     else:
         from sklearn.neural_network import MLPClassifier
 
-        from .estimators import MLPClassifier as FastMLPClassifier
+        from ..estimators import MLPClassifier as FastMLPClassifier
         peers += [Peer(SKLEARN, lambda workload, data: build_sklearn(workload, data, MLPClassifier)),
                   Peer(FASTNN_SKLEARN,
                        lambda workload, data: build_sklearn(workload, data, FastMLPClassifier))]

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import reference
+from .. import reference
 from .bench import describe_machine, interleaved, warn_if_busy
-from .model import MLP
-from .optimizers import SGD
+from ..model import MLP
+from ..optimizers import SGD
 
 N_IN, N_OUT = 32, 10
 

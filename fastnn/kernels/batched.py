@@ -1,0 +1,256 @@
+"""The batched path: blocks of rows, row-major, each layer's products by BLAS or register-
+blocked loops (fastnn.kernels.dense).
+
+Parameters live in one flat buffer: layer l's weights W_l (sizes[l] x sizes[l+1], row-major)
+start at w_off[l], its bias at b_off[l] (-1: no bias). Activations and deltas of layers
+1..L for a block of up to ``block_rows`` rows live in flat buffers, layer after layer.
+Inputs, targets and blocks are flat C-contiguous slices, reshaped to (rows, width) views.
+
+The workspace: ``work = (grad, scratch, block_rows, n_parts, acts, deltas, z_out, x_buf,
+t_buf, w_buf)``: the gradient, a parameter-shaped scratch buffer, the block size, the parts a
+batch splits into (fastnn.kernels.threaded runs them on threads; here they run one after
+another, with the same arithmetic), the activation, delta and output-z buffers of a block,
+and buffers that gather a block's shuffled input, target and weight rows.
+"""
+from ._jit import kernel
+from .activations import activate, multiply_derivative, softmax_rows
+from .buffers import copy
+from .codes import SOFTMAX
+from .dense import dense_backward, dense_forward
+from .losses import delta_needs_derivative, loss_rows
+from .updates import (add_weight_penalty, batch_scale, parameter_range, penalize_and_update,
+                      record_epoch)
+
+
+@kernel(inline=True)
+def layer_weights(params, net, layer):
+    """View of W_layer (sizes[layer] x sizes[layer+1]) in a flat parameter-shaped buffer."""
+    sizes, w_off, _, _, _ = net
+    k = sizes[layer]
+    n = sizes[layer + 1]
+    start = w_off[layer]
+    return params[start:start + k * n].reshape((k, n))
+
+
+@kernel(inline=True)
+def layer_bias(params, net, layer):
+    """View of b_layer, or an empty view when the network has no bias."""
+    sizes, _, b_off, _, _ = net
+    if b_off[layer] < 0:
+        return params[0:0]
+    start = b_off[layer]
+    return params[start:start + sizes[layer + 1]]
+
+
+@kernel
+def block_start(sizes, block_rows, layer):
+    """Where layer ``layer`` (1..L) starts in an activation or delta buffer."""
+    start = 0
+    for j in range(1, layer):
+        start += block_rows * sizes[j]
+    return start
+
+
+@kernel
+def forward_block(net, params, x, rows, part_rows, block_rows, acts, z_out):
+    """Activations of every layer for ``rows`` input rows (flat x), each row as if in a part
+    of ``part_rows`` rows (fastnn.kernels.dense.dense_forward); output z kept in z_out."""
+    sizes, _, _, activations, _ = net
+    n_layers = sizes.size - 1
+    a_in = x.reshape((rows, sizes[0]))
+    for layer in range(n_layers):
+        width = sizes[layer + 1]
+        start = block_start(sizes, block_rows, layer + 1)
+        a_flat = acts[start:start + rows * width]
+        last = layer == n_layers - 1
+        z_flat = z_out[:rows * width] if last else a_flat
+        dense_forward(a_in, layer_weights(params, net, layer), layer_bias(params, net, layer),
+                      z_flat.reshape((rows, width)), part_rows)
+        if last:
+            copy(z_flat, a_flat)
+        code = activations[layer]
+        if code == SOFTMAX:
+            softmax_rows(a_flat, 0, rows, width)
+        else:
+            activate(code, a_flat, 0, rows * width)
+        a_in = a_flat.reshape((rows, width))
+
+
+@kernel
+def loss_grad_block(net, params, grad, scratch, x, t, w, rows, part_rows, scale, accumulate,
+                    total, block_rows, acts, deltas, z_out):
+    """Forward, loss and backward for one block; grad (+)= scale * d(weighted loss sum)/
+    d(params).
+
+    The block's rows go in parts of ``part_rows`` (fastnn.kernels.dense.dense_backward): the
+    gradient and the loss are summed part by part, as threads that each take one part sum
+    them. Returns ``total`` (float64) plus the parts' weighted loss sums, added in order.
+    """
+    sizes, _, _, activations, loss = net
+    forward_block(net, params, x, rows, part_rows, block_rows, acts, z_out)
+    n_layers = sizes.size - 1
+    output = activations[n_layers - 1]
+    width = sizes[n_layers]
+    start = block_start(sizes, block_rows, n_layers)
+    for first in range(0, rows, part_rows):
+        stop = min(first + part_rows, rows)
+        lo = first * width
+        hi = stop * width
+        total += loss_rows(loss, output, z_out[lo:hi], acts[start + lo:start + hi], 0, t[lo:hi],
+                           w[first:stop], deltas[start + lo:start + hi], 0, stop - first,
+                           width, scale)
+    if delta_needs_derivative(loss, output):
+        multiply_derivative(output, acts[start:start + rows * width], 0,
+                            deltas[start:start + rows * width], 0, rows * width)
+    for layer in range(n_layers - 1, -1, -1):
+        width = sizes[layer + 1]
+        start = block_start(sizes, block_rows, layer + 1)
+        D = deltas[start:start + rows * width].reshape((rows, width))
+        W = layer_weights(params, net, layer)
+        dW = layer_weights(grad, net, layer)
+        db = layer_bias(grad, net, layer)
+        dW_part = layer_weights(scratch, net, layer)
+        db_part = layer_bias(scratch, net, layer)
+        if layer == 0:
+            A = x.reshape((rows, sizes[0]))
+            dense_backward(A, D, W, dW, db, D, dW_part, db_part, accumulate, False, part_rows)
+        else:
+            in_width = sizes[layer]
+            in_start = block_start(sizes, block_rows, layer)
+            a_flat = acts[in_start:in_start + rows * in_width]
+            d_flat = deltas[in_start:in_start + rows * in_width]
+            dense_backward(a_flat.reshape((rows, in_width)), D, W, dW, db,
+                           d_flat.reshape((rows, in_width)), dW_part, db_part, accumulate, True,
+                           part_rows)
+            multiply_derivative(activations[layer - 1], a_flat, 0, d_flat, 0, rows * in_width)
+    return total
+
+
+@kernel
+def batch_loss_grad(net, params, X, T, weights, order, start, stop, part_rows, scale, work):
+    """grad = scale * gradient of the weighted loss summed over rows start..stop of the epoch
+    (taken in ``order`` when it is not empty); returns that sum.
+
+    The rows go in parts of ``part_rows`` whose gradients and losses are summed in order
+    (loss_grad_block), in blocks of whole parts of at most ``block_rows`` rows (the buffers'
+    size), or blocks of ``block_rows`` when a part is longer.
+    """
+    grad, scratch, block_rows, _, acts, deltas, z_out, x_buf, t_buf, w_buf = work
+    n_in = X.shape[1]
+    n_out = T.shape[1]
+    x = X.reshape(X.size)
+    t = T.reshape(T.size)
+    shuffled = order.size > 0
+    part_rows = min(part_rows, block_rows)
+    step = part_rows * (block_rows // part_rows)
+    total = 0.0
+    for block in range(start, stop, step):
+        rows = min(step, stop - block)
+        if not shuffled:
+            xb = x[block * n_in:(block + rows) * n_in]
+            tb = t[block * n_out:(block + rows) * n_out]
+            wb = weights[block:block + rows]
+        elif rows == 1:
+            r = order[block]
+            xb = x[r * n_in:(r + 1) * n_in]
+            tb = t[r * n_out:(r + 1) * n_out]
+            wb = weights[r:r + 1]
+        else:
+            for i in range(rows):
+                r = order[block + i]
+                copy(x[r * n_in:(r + 1) * n_in], x_buf[i * n_in:])
+                copy(t[r * n_out:(r + 1) * n_out], t_buf[i * n_out:])
+                w_buf[i] = weights[r]
+            xb = x_buf[:rows * n_in]
+            tb = t_buf[:rows * n_out]
+            wb = w_buf[:rows]
+        total = loss_grad_block(net, params, grad, scratch, xb, tb, wb, rows, part_rows, scale,
+                                block != start, total, block_rows, acts, deltas, z_out)
+    return total
+
+
+@kernel
+def train_batched(net, params, opt, batches, work, out):
+    """Train len(orders) epochs on the batched path; epoch e takes rows in orders[e] (storage
+    order when orders has no columns). Returns the number of epochs run.
+
+    batches = (X, T, weights, orders, batch_weights, batch_size, mean, l2). A batch's loss is
+    the weighted
+    sum of its per-sample losses plus 1/2 l2 sum ||W||^2 (weights only), taken before its
+    update; the gradient is scale (1/the batch's weight for the mean reduction, else 1) times
+    its derivative. A batch of weight 0 makes no update. out = (epoch_losses,
+    epoch_penalties): epoch e's loss over its weight, and the penalty part of it. Stops after
+    the first epoch whose loss is not finite.
+
+    Each batch is summed in ``n_parts`` parts of its rows (its penalty and update over as many
+    ranges of the parameters): one thread's share each in fastnn.kernels.threaded, whose
+    results this reproduces bit for bit on one thread.
+    """
+    X, T, weights, orders, batch_weights, batch_size, mean, l2 = batches
+    step = opt[3]
+    grad = work[0]
+    n_parts = work[3]
+    n = X.shape[0]
+    n_epochs = orders.shape[0]
+    shuffled = orders.shape[1] > 0
+    for epoch in range(n_epochs):
+        order = orders[epoch]
+        epoch_weights = batch_weights[epoch if shuffled else 0]
+        total = 0.0
+        penalties = 0.0
+        weight_total = 0.0
+        for batch in range(epoch_weights.size):
+            start = batch * batch_size
+            stop = min(start + batch_size, n)
+            weight = epoch_weights[batch]
+            if weight == 0:
+                continue
+            weight_total += weight
+            scale = batch_scale(mean, weight, params)
+            part_rows = (stop - start + n_parts - 1) // n_parts
+            total += batch_loss_grad(net, params, X, T, weights, order, start, stop, part_rows,
+                                     scale, work)
+            step[0] += 1
+            batch_penalty = 0.0
+            for part in range(n_parts):
+                lo, hi = parameter_range(part, n_parts, params.size)
+                batch_penalty += penalize_and_update(l2, scale, params, grad, net, opt, lo, hi)
+            penalties += batch_penalty
+        if not record_epoch(epoch, total, penalties, weight_total, out):
+            return epoch + 1
+    return n_epochs
+
+
+@kernel
+def loss_grad_batched(net, params, batches, work):
+    """One batch of every row of X in storage order (batches as train_batched's: orders of
+    shape (1, 0), batch_weights [[the sum of the weights]]): grad = scale * the gradient of its weighted loss sum plus the l2 penalty.
+    Returns (weighted loss sum, penalty, weight)."""
+    X, T, weights, orders, batch_weights, _, mean, l2 = batches
+    grad = work[0]
+    n = X.shape[0]
+    weight = batch_weights[0, 0]
+    scale = batch_scale(mean, weight, params)
+    total = batch_loss_grad(net, params, X, T, weights, orders[0], 0, n, n, scale, work)
+    penalty = 0.0
+    if l2 != 0:
+        penalty = 0.5 * l2 * add_weight_penalty(l2, scale, params, grad, net, 0, params.size)
+    return total, penalty, weight
+
+
+@kernel
+def forward_batched(net, params, X, work, out):
+    """out = output activations of the network for every row of X, block by block."""
+    sizes = net[0]
+    block_rows, acts, z_out = work[2], work[4], work[6]
+    n, n_in = X.shape
+    n_layers = sizes.size - 1
+    width = sizes[n_layers]
+    x = X.reshape(X.size)
+    o = out.reshape(out.size)
+    last = block_start(sizes, block_rows, n_layers)
+    for start in range(0, n, block_rows):
+        rows = min(block_rows, n - start)
+        forward_block(net, params, x[start * n_in:(start + rows) * n_in], rows, block_rows,
+                      block_rows, acts, z_out)
+        copy(acts[last:last + rows * width], o[start * width:])

@@ -1,0 +1,16 @@
+"""The integer codes the kernels receive for activations, losses and optimizers.
+
+fastnn._registry maps the names users write to these codes; the formulas sit with the code
+that computes them (fastnn.kernels.activations, fastnn.kernels.losses,
+fastnn.kernels.updates).
+"""
+
+# Activations, one per layer (softmax only on the output layer).
+SIGMOID, TANH, RELU, LEAKY_RELU, LINEAR, SOFTMAX, SOFTPLUS = range(7)
+LEAKY_RELU_SLOPE = 0.01
+
+# Losses of the output layer.
+SQUARED_ERROR, BINARY_CROSS_ENTROPY, CROSS_ENTROPY = range(3)
+
+# Optimizer updates: torch.optim's SGD and Adam, and scikit-learn's (fastnn.MLPClassifier).
+OPT_SGD, OPT_ADAM, OPT_SKLEARN_SGD, OPT_SKLEARN_ADAM = range(4)

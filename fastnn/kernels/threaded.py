@@ -1,0 +1,96 @@
+"""The batched path on several threads: each batch's rows split into ``n_parts`` contiguous
+parts. Part p runs forward, loss and backward over its rows (fastnn.kernels.batched's
+batch_loss_grad) into its own gradient buffer; then grad = sum of the parts' gradients, and
+the penalty and optimizer update run over ``n_parts`` disjoint ranges of the parameters.
+
+Two parallel loops per batch, no shared writes: ``numba.prange`` hands part p (and
+parameter range p) to one thread. fastnn.kernels.batched.train_batched with the same
+``n_parts`` does the same arithmetic on one thread, to the bit.
+
+The workspace: ``work = (grad, block_rows, grad_parts, scratch_parts, acts_parts,
+deltas_parts, z_out_parts, x_buf_parts, t_buf_parts, w_buf_parts, part_sums)``: row p of
+each ``*_parts`` array is part p's buffer of fastnn.kernels.batched's workspace, for blocks
+of up to ``block_rows`` rows (n_parts = grad_parts.shape[0]); part_sums (2, n_parts) takes
+the parts' loss and penalty sums.
+"""
+from numba import prange
+
+from ._jit import kernel
+from .batched import batch_loss_grad
+from .updates import batch_scale, parameter_range, penalize_and_update, record_epoch
+
+
+@kernel(parallel=True)
+def train_threaded(net, params, opt, batches, work, out):
+    """fastnn.kernels.batched.train_batched (same bundles, results, l2 penalty and update)
+    with each batch's parts on threads."""
+    X, T, weights, orders, batch_weights, batch_size, mean, l2 = batches
+    (grad, block_rows, grad_parts, scratch_parts, acts_parts, deltas_parts, z_out_parts,
+     x_buf_parts, t_buf_parts, w_buf_parts, part_sums) = work
+    step = opt[3]
+    n = X.shape[0]
+    n_epochs = orders.shape[0]
+    n_parts = grad_parts.shape[0]
+    n_params = params.size
+    shuffled = orders.shape[1] > 0
+    part_losses = part_sums[0]
+    part_penalties = part_sums[1]
+    for epoch in range(n_epochs):
+        order = orders[epoch]
+        epoch_weights = batch_weights[epoch if shuffled else 0]
+        total = 0.0
+        penalties = 0.0
+        weight_total = 0.0
+        for batch in range(epoch_weights.size):
+            start = batch * batch_size
+            rows = min(batch_size, n - start)
+            weight = epoch_weights[batch]
+            if weight == 0:
+                continue
+            weight_total += weight
+            scale = batch_scale(mean, weight, params)
+            part_rows = (rows + n_parts - 1) // n_parts
+            for part in prange(n_parts):
+                first = start + min(part * part_rows, rows)
+                stop = start + min((part + 1) * part_rows, rows)
+                if stop > first:
+                    part_work = (grad_parts[part], scratch_parts[part], block_rows, 1,
+                                 acts_parts[part], deltas_parts[part], z_out_parts[part],
+                                 x_buf_parts[part], t_buf_parts[part], w_buf_parts[part])
+                    part_losses[part] = batch_loss_grad(net, params, X, T, weights, order,
+                                                        first, stop, stop - first, scale,
+                                                        part_work)
+                else:
+                    part_losses[part] = 0.0
+                    grad_parts[part, :] = 0
+            step[0] += 1
+            for part in prange(n_parts):
+                lo, hi = parameter_range(part, n_parts, n_params)
+                total_range = grad[lo:hi]  # views from 0: these loops vectorise
+                first_part = grad_parts[0, lo:hi]
+                for i in range(hi - lo):
+                    total_range[i] = first_part[i]
+                for other in range(1, n_parts):
+                    other_part = grad_parts[other, lo:hi]
+                    for i in range(hi - lo):
+                        total_range[i] += other_part[i]
+                part_penalties[part] = penalize_and_update(l2, scale, params, grad, net, opt,
+                                                           lo, hi)
+            batch_total = 0.0
+            batch_penalty = 0.0  # summed as train_batched sums them
+            for part in range(n_parts):
+                batch_total += part_losses[part]
+                batch_penalty += part_penalties[part]
+            total += batch_total
+            penalties += batch_penalty
+        if not record_epoch(epoch, total, penalties, weight_total, out):
+            return epoch + 1
+    return n_epochs
+
+
+@kernel(parallel=True)
+def thread_probe(out):
+    """out[i] = i on numba's threads: a first parallel call, after which
+    numba.threading_layer() says which layer runs them."""
+    for i in prange(out.size):
+        out[i] = i

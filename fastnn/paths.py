@@ -1,0 +1,118 @@
+"""Which compiled path a network's rows take, with what blocking and split: the one place
+that decides.
+
+``choose(task, rows, sizes, itemsize)`` answers for training batches of ``rows`` rows
+("train"), one loss-and-gradient pass over ``rows`` rows ("loss_grad") and predictions for
+``rows`` rows ("forward"). ``fit``, ``loss_and_grad``, ``forward``/``predict`` and the thread
+split all ask it, and the kernels never decide again: compiling one path compiles nothing
+of the others.
+
+- per-sample (fastnn.kernels.per_sample): training batches of one row, and of up to
+  PER_SAMPLE_MAX_ROWS rows whose layers are too small for BLAS to pay: one fused loop nest.
+- narrow (fastnn.kernels.narrow): NARROW_MIN_ROWS rows or more through layers all at most
+  NARROW_MAX_WIDTH wide, feature-major, in chunks of about CHUNK_BYTES.
+- batched (fastnn.kernels.batched): everything else, in row-major blocks of up to BLOCK_ROWS
+  rows. A training batch with PARALLEL_MIN_FLOPS of work splits into one part per usable
+  thread (fastnn.kernels.threaded); fastnn.threads measures whether the parts run faster on
+  threads or one after another (the same arithmetic either way).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import threads
+from .kernels.dense import BLAS_MIN_ROWS, BLAS_MIN_WORK
+
+PER_SAMPLE, NARROW, BATCHED = "per_sample", "narrow", "batched"
+TASKS = ("train", "loss_grad", "forward")
+
+BLOCK_ROWS = 1024
+"""Rows the batched path pushes through the network at once (bounds activation memory)."""
+PER_SAMPLE_MAX_ROWS = 32
+"""Training batches of at most this many rows take the per-sample path (see per_sample_fits)."""
+NARROW_MAX_WIDTH = 32
+"""The narrow path takes a network only if every layer (input and output included) is at
+most this wide. Measured against the batched path (float64, full epochs of 1000 rows,
+batches of 64 to 1000): the narrow path is 8-9x faster at 4-16-1, 2.6x at 16-16-16,
+1.5-1.8x at 32-32-32 (float32 2-4x); it was still 1.3-1.5x faster at 64-64-64, but there a
+layer's product is large enough for a blocked or BLAS product, and on the narrow path each
+output row of a layer is its own pass over the rows."""
+NARROW_MIN_ROWS = 24
+"""... and batches of at least this many rows. Measured against the per-sample path (which
+takes batches of up to 32 rows otherwise): from 24 rows the narrow path was faster in every
+shape tried (1-1 to 16-16-16-16, float32 and float64; 2-10-1: 1.8x at 24 rows, 2.2x at 32);
+at 16 rows it was faster for most (2-10-1 1.5x) but not all (1-1: 0.8x, float32
+16-16-16-16: 0.85x); at 8 rows about even; at 4 rows half as fast."""
+CHUNK_BYTES = 1 << 17
+"""The narrow path takes a batch in chunks of about this many bytes of activations and
+deltas (a multiple of 8 rows, 64 to 1024 rows: see chunk_rows). Measured against a fixed 256
+rows: 2-10-1 float64 +2% (680-row chunks), 8-16-4 +10%, 16-16-16-16 +20%, 32-32-32 +20%
+(96 rows); float32 2-10-1 +10%, 8-16-4 +20%, 32-32-32 -12%. 64 KB was up to 40% slower,
+192 KB about as fast as 256 rows."""
+PARALLEL_MIN_FLOPS = 1_000_000
+"""A training batch splits into parts for threads only when it takes at least this many
+floating-point operations (forward and backward, about 6 per weight per row): about 15 us
+of BLAS on one core, against about 2 us to start the threads twice per batch (numba's
+OpenMP layer)."""
+
+
+@dataclass(frozen=True)
+class Path:
+    """A path and its blocking: ``block_rows`` rows fill the workspace (the batch on the
+    per-sample path, a chunk on the narrow path, a block on the batched path); a batched
+    training batch splits into ``n_parts`` parts (more than 1: one per thread)."""
+    kind: str
+    block_rows: int
+    n_parts: int = 1
+
+
+def choose(task, rows, sizes, itemsize):
+    """The Path for ``task`` ("train", "loss_grad" or "forward") over ``rows`` rows (a
+    training batch's, or all of them) of a network of layer widths ``sizes`` whose numbers
+    take ``itemsize`` bytes."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    sizes = tuple(int(width) for width in sizes)
+    if narrow_fits(rows, sizes):
+        return Path(NARROW, chunk_rows(rows, sizes, itemsize))
+    block_rows = min(rows, BLOCK_ROWS)
+    if task == "train" and per_sample_fits(rows, sizes):
+        return Path(PER_SAMPLE, rows)
+    return Path(BATCHED, block_rows, batch_parts(rows, sizes) if task == "train" else 1)
+
+
+def narrow_fits(rows, sizes):
+    """Whether ``rows`` rows through layers ``sizes`` take the narrow path (NARROW_MIN_ROWS,
+    NARROW_MAX_WIDTH): faster there than on the per-sample and the batched path."""
+    return rows >= NARROW_MIN_ROWS and max(sizes) <= NARROW_MAX_WIDTH
+
+
+def per_sample_fits(rows, sizes):
+    """Whether training batches of ``rows`` rows take the per-sample path: one row always; up
+    to PER_SAMPLE_MAX_ROWS rows (within a block) unless a layer's product for the batch is
+    large enough for BLAS (fastnn.kernels.dense), which is faster."""
+    if rows == 1:
+        return True
+    return rows <= min(PER_SAMPLE_MAX_ROWS, BLOCK_ROWS) and all(
+        rows * k * n < BLAS_MIN_WORK for k, n in zip(sizes[:-1], sizes[1:]))
+
+
+def chunk_rows(rows, sizes, itemsize):
+    """Rows in a chunk of the narrow path for batches of ``rows`` rows (at most the batch):
+    CHUNK_BYTES of activations and deltas, rounded down to a multiple of 8 rows, 64 to 1024
+    rows."""
+    row_bytes = (sizes[0] + 2 * sum(sizes[1:])) * itemsize
+    return min(min(max(CHUNK_BYTES // row_bytes // 8 * 8, 64), 1024), rows)
+
+
+def batch_parts(rows, sizes):
+    """How many parts each batched training batch of ``rows`` rows splits into: one per
+    usable thread, each of BLAS_MIN_ROWS to BLOCK_ROWS rows, when the batch has
+    PARALLEL_MIN_FLOPS of work; else 1 (one thread, unsplit). Never with numba's workqueue
+    layer, which takes about 20 us to start threads (OpenMP about 2 us)."""
+    flops = 6 * rows * int(np.dot(sizes[:-1], sizes[1:]))
+    parts = min(threads.usable_threads(), rows // BLAS_MIN_ROWS)
+    if (parts < 2 or flops < PARALLEL_MIN_FLOPS or -(-rows // parts) > BLOCK_ROWS
+            or threads.threading_layer() == "workqueue"):
+        return 1
+    return parts
