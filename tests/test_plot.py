@@ -26,9 +26,9 @@ def assert_png(path):
     assert data.startswith(b"\x89PNG") and len(data) > 1000
 
 
-def trained_moons_net(epochs=200):
+def trained_moons_net(epochs=200, sizes=(2, 8, 1), hidden="tanh"):
     X, y = datasets.make_moons(200, noise=0.1, random_state=0)
-    net = fastnn.MLP([2, 8, 1], hidden="tanh", output="sigmoid", seed=0)
+    net = fastnn.MLP(list(sizes), hidden=hidden, output="sigmoid", seed=0)
     history = net.fit(X, y, loss="binary_cross_entropy", optimizer=fastnn.SGD(lr=0.5, momentum=0.9),
                       epochs=epochs, batch_size=32, seed=0)
     return net, history, X, y
@@ -57,8 +57,11 @@ def test_loss_curve_rejects_empty_losses(plot):
         plot.loss_curve([])
 
 
-def test_decision_boundary_of_a_model_separates_its_classes(plot, tmp_path):
-    net, _, X, y = trained_moons_net()
+@pytest.mark.parametrize("sizes,hidden", [((2, 8, 1), "tanh"),
+                                          ((2, 8, 6, 1), ["softplus", "relu"])])
+def test_decision_boundary_of_a_model_separates_its_classes(plot, tmp_path, sizes, hidden):
+    net, _, X, y = trained_moons_net(sizes=sizes, hidden=hidden)
+    assert (net.predict(X) == y).mean() > 0.9
     path = tmp_path / "boundary.png"
     fig, ax = plot.decision_boundary(net, X, y, resolution=50, path=path)
     assert fig is ax.figure and ax.collections  # the filled regions and the points

@@ -81,6 +81,14 @@ CONSTRUCTOR_CASES = [
     ("hidden_unknown", dict(hidden="swish"), ValueError, "hidden"),
     ("hidden_output_only", dict(hidden="softmax"), ValueError, "hidden"),
     ("hidden_not_string", dict(hidden=None), TypeError, "hidden"),
+    ("hidden_list_too_short", dict(sizes=[3, 4, 5, 2], hidden=["tanh"]), ValueError, "hidden"),
+    ("hidden_list_too_long", dict(sizes=[3, 4, 2], hidden=["tanh", "relu"]), ValueError, "hidden"),
+    ("hidden_list_for_no_hidden", dict(sizes=[3, 2], hidden=["tanh"]), ValueError, "hidden"),
+    ("hidden_list_unknown", dict(sizes=[3, 4, 5, 2], hidden=["tanh", "swish"]), ValueError,
+     "hidden"),
+    ("hidden_list_output_only", dict(sizes=[3, 4, 2], hidden=["softmax"]), ValueError, "hidden"),
+    ("hidden_list_not_names", dict(sizes=[3, 4, 2], hidden=[None]), ValueError, "hidden"),
+    ("hidden_array", dict(sizes=[3, 4, 2], hidden=np.array(["tanh"])), TypeError, "hidden"),
     ("output_unknown", dict(output="identity"), ValueError, "output"),
     ("output_not_string", dict(output=1), TypeError, "output"),
     ("init_unknown", dict(init="glorot"), ValueError, "init"),
@@ -107,6 +115,24 @@ def test_constructor_rejects(kwargs, error, name):
     args.update(kwargs)
     with pytest.raises(error, match=named(name)):
         fastnn.MLP(**args)
+
+
+@pytest.mark.parametrize("hidden,sizes,layers", [
+    ("relu", [3, 4, 5, 2], ("relu", "relu", "linear")),
+    (["relu", "softplus"], [3, 4, 5, 2], ("relu", "softplus", "linear")),
+    (("tanh",), [3, 4, 2], ("tanh", "linear")),
+    ([], [3, 2], ("linear",)),
+    ("sigmoid", [3, 2], ("linear",)),
+])
+def test_hidden_is_one_name_or_one_per_layer(hidden, sizes, layers):
+    """net.hidden returns what was given (a copy of a list), layer_activations one name per
+    layer."""
+    net = make_net(sizes, hidden=hidden)
+    assert net.hidden == hidden and type(net.hidden) is type(hidden)
+    assert net.layer_activations == layers
+    if isinstance(hidden, list):
+        net.hidden.append("tanh")
+        assert net.hidden == hidden
 
 
 # --------------------------------------------------------------------------- X

@@ -94,7 +94,7 @@ def build_torch(workload, data, threads):
     }[workload.loss]
     activation = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU,
                   "leaky_relu": lambda: torch.nn.LeakyReLU(0.01), "linear": torch.nn.Identity,
-                  "softmax": lambda: torch.nn.Softmax(dim=-1)}
+                  "softplus": torch.nn.Softplus, "softmax": lambda: torch.nn.Softmax(dim=-1)}
     weights, biases = start.get_params()
 
     def make_model():
@@ -106,10 +106,8 @@ def build_torch(workload, data, threads):
                 if biases is not None:
                     linear.bias.copy_(torch.from_numpy(biases[layer]))
             layers.append(linear)
-            if layer < len(weights) - 1:
-                layers.append(activation[start.hidden]())
-            elif not logits:
-                layers.append(activation[start.output]())
+            if layer < len(weights) - 1 or not logits:
+                layers.append(activation[start.layer_activations[layer]]())
         return torch.nn.Sequential(*layers)
 
     n = len(X)
@@ -170,8 +168,10 @@ def build_sklearn(workload, data, classifier_class):
 
     start = workload.make_network(reference.MLP)
     hidden = {"sigmoid": "logistic", "tanh": "tanh", "relu": "relu", "linear": "identity"}
-    if start.hidden not in hidden:
-        raise Unsupported(f"MLPClassifier has no {start.hidden} activation")
+    if len(set(start.layer_activations[:-1])) > 1:
+        raise Unsupported("MLPClassifier has one activation for every hidden layer")
+    if start.layer_activations[0] not in hidden:
+        raise Unsupported(f"MLPClassifier has no {start.layer_activations[0]} activation")
     if start.output not in ("sigmoid", "softmax"):
         raise Unsupported(f"MLPClassifier has no {start.output} output")
     if set(workload.optimizer) - {"lr", "momentum", "nesterov"}:
@@ -198,7 +198,7 @@ def build_sklearn(workload, data, classifier_class):
     if summed:
         notes.append(f"averages gradients: lr x {batch_size}")
     classifier = classifier_class(
-        hidden_layer_sizes=tuple(start.sizes[1:-1]), activation=hidden[start.hidden],
+        hidden_layer_sizes=tuple(start.sizes[1:-1]), activation=hidden[start.layer_activations[0]],
         solver="sgd", alpha=0.0, batch_size=batch_size, learning_rate="constant",
         learning_rate_init=workload.optimizer["lr"] * (batch_size if summed else 1),
         momentum=workload.optimizer.get("momentum", 0.0),
