@@ -27,6 +27,8 @@ LOSS_GRAD = {paths.NARROW: loss_grad_narrow, paths.BATCHED: loss_grad_batched}
 FORWARD = {paths.NARROW: forward_narrow, paths.BATCHED: forward_batched}
 NO_ORDER = np.empty((1, 0), np.int64)
 """The order of one pass over every row in storage order."""
+EMPTY = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0)}
+"""Zero-length buffers, for the workspace's unused slots (never written)."""
 
 
 class MLP(Network):
@@ -40,11 +42,13 @@ class MLP(Network):
         n = X.shape[0]
         path = paths.choose("forward", n, self._sizes, self._dtype.itemsize)
         out = np.empty((n, self._sizes[-1]), self._dtype)
+        rows = path.block_rows
         if path.kind == paths.NARROW:
-            work = (path.block_rows, self._empty(path.block_rows * sum(self._sizes)),
-                    self._empty(2 * path.block_rows), NO_ORDER[0])
+            work = (rows, self._empty(rows * sum(self._sizes)), self._empty(2 * rows),
+                    NO_ORDER[0])
         else:
-            work = self._batched_workspace(path.block_rows, 1, False, grad=False)
+            work = (rows, self._empty(rows * sum(self._sizes[1:])),
+                    self._empty(rows * self._sizes[-1]))
         FORWARD[path.kind](self._net(), self._params, X, work, out)
         return out
 
@@ -101,7 +105,7 @@ class MLP(Network):
 
     # ----------------------------------------------------------------- workspaces
     def _empty(self, size):
-        return np.empty(size, self._dtype)
+        return np.empty(size, self._dtype) if size else EMPTY[self._dtype]
 
     def _workspace(self, path, shuffled):
         """The workspace of ``path``'s kernels (fastnn.kernels.per_sample, .narrow, .batched)."""
@@ -117,16 +121,14 @@ class MLP(Network):
                     self._empty(rows * sizes[-1]), self._empty(rows), self._empty(4 * rows))
         return self._batched_workspace(rows, path.n_parts, shuffled)
 
-    def _batched_workspace(self, rows, n_parts, shuffled, grad=True):
-        """fastnn.kernels.batched's workspace for blocks of ``rows`` rows (without the
-        gradient buffers when not ``grad``)."""
+    def _batched_workspace(self, rows, n_parts, shuffled):
+        """fastnn.kernels.batched's workspace for blocks of ``rows`` rows (the gather buffers
+        empty when rows are taken in storage order)."""
         gathered = rows if shuffled else 0
-        no_grad = self._empty(0)
-        return (np.zeros_like(self._params) if grad else no_grad,
-                self._empty(self._params.size) if grad else no_grad, rows, n_parts,
-                self._empty(rows * sum(self._sizes[1:])),
-                self._empty(rows * sum(self._sizes[1:])) if grad else no_grad,
-                self._empty(rows * self._sizes[-1]), self._empty(gathered * self._sizes[0]),
+        layers = rows * sum(self._sizes[1:])
+        return (np.zeros_like(self._params), self._empty(self._params.size), rows, n_parts,
+                self._empty(layers), self._empty(layers), self._empty(rows * self._sizes[-1]),
+                self._empty(gathered * self._sizes[0]),
                 self._empty(gathered * self._sizes[-1]), self._empty(gathered))
 
     def _threaded_workspace(self, path, shuffled, grad):

@@ -16,9 +16,7 @@ of the others.
   thread (fastnn.kernels.threaded); fastnn.threads measures whether the parts run faster on
   threads or one after another (the same arithmetic either way).
 """
-from dataclasses import dataclass
-
-import numpy as np
+from typing import NamedTuple
 
 from . import threads
 from .kernels.dense import BLAS_MIN_ROWS, BLAS_MIN_WORK
@@ -56,8 +54,7 @@ of BLAS on one core, against about 2 us to start the threads twice per batch (nu
 OpenMP layer)."""
 
 
-@dataclass(frozen=True)
-class Path:
+class Path(NamedTuple):
     """A path and its blocking: ``block_rows`` rows fill the workspace (the batch on the
     per-sample path, a chunk on the narrow path, a block on the batched path); a batched
     training batch splits into ``n_parts`` parts (more than 1: one per thread)."""
@@ -72,7 +69,6 @@ def choose(task, rows, sizes, itemsize):
     take ``itemsize`` bytes."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-    sizes = tuple(int(width) for width in sizes)
     if narrow_fits(rows, sizes):
         return Path(NARROW, chunk_rows(rows, sizes, itemsize))
     block_rows = min(rows, BLOCK_ROWS)
@@ -110,7 +106,7 @@ def batch_parts(rows, sizes):
     usable thread, each of BLAS_MIN_ROWS to BLOCK_ROWS rows, when the batch has
     PARALLEL_MIN_FLOPS of work; else 1 (one thread, unsplit). Never with numba's workqueue
     layer, which takes about 20 us to start threads (OpenMP about 2 us)."""
-    flops = 6 * rows * int(np.dot(sizes[:-1], sizes[1:]))
+    flops = 6 * rows * sum(k * n for k, n in zip(sizes[:-1], sizes[1:]))
     parts = min(threads.usable_threads(), rows // BLAS_MIN_ROWS)
     if (parts < 2 or flops < PARALLEL_MIN_FLOPS or -(-rows // parts) > BLOCK_ROWS
             or threads.threading_layer() == "workqueue"):

@@ -133,7 +133,8 @@ class MLP(Network):
         for order in orders:
             total = penalty_total = weight_total = 0.0
             for start in range(0, n, batch_size):
-                rows = order[start:start + batch_size] if order.size else slice(start, start + batch_size)
+                rows = (order[start:start + batch_size] if order.size
+                        else slice(start, start + batch_size))
                 Xb, Tb, wb = X[rows], T[rows], weights[rows]
                 weight = float(wb.sum(dtype=np.float64))
                 if weight == 0:  # no update

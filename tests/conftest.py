@@ -1,7 +1,7 @@
 """The tables the tests are generated from (paths, optimizers, dtypes), paired compiled and
 reference models, and the tolerances they must meet."""
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pytest

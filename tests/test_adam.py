@@ -1,11 +1,7 @@
 """Adam follows torch.optim.Adam exactly (amsgrad=False, L2 weight decay, not AdamW); the
 compiled kernel agrees with fastnn.reference; its state carries over between fit calls."""
 import gc
-import os
 import re
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest

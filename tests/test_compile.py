@@ -4,7 +4,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 
 FLOAT32_PROBE = textwrap.dedent("""
     import numpy as np

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import model, paths
+from fastnn import paths
 from fastnn.tools.workloads import WORKLOADS
 
 from conftest import (DTYPES, OPTIMIZERS, assert_matches, assert_same_training, make_data,

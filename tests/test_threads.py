@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_info
 import fastnn
 from fastnn import paths, threads
 
-from conftest import (OPTIMIZERS, assert_matches, assert_same_training, make_data, make_weights,
+from conftest import (OPTIMIZERS, assert_same_training, make_data, make_weights,
                       model_pair)
 
 DTYPES = [np.float64, np.float32]

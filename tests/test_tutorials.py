@@ -1,6 +1,5 @@
 """The tutorials in shared/seeds reproduced on fastnn: their printed numbers and their tasks."""
 import numpy as np
-import pytest
 
 import fastnn
 from fastnn import datasets

@@ -224,8 +224,9 @@ def train_batched(net, params, opt, batches, work, out):
 @kernel
 def loss_grad_batched(net, params, batches, work):
     """One batch of every row of X in storage order (batches as train_batched's: orders of
-    shape (1, 0), batch_weights [[the sum of the weights]]): grad = scale * the gradient of its weighted loss sum plus the l2 penalty.
-    Returns (weighted loss sum, penalty, weight)."""
+    shape (1, 0), batch_weights [[the sum of the weights]]): grad = scale * the gradient of
+    its weighted loss sum plus the l2 penalty. Returns (weighted loss sum, penalty,
+    weight)."""
     X, T, weights, orders, batch_weights, _, mean, l2 = batches
     grad = work[0]
     n = X.shape[0]
@@ -240,9 +241,10 @@ def loss_grad_batched(net, params, batches, work):
 
 @kernel
 def forward_batched(net, params, X, work, out):
-    """out = output activations of the network for every row of X, block by block."""
+    """out = output activations of the network for every row of X, block by block;
+    ``work = (block_rows, acts, z_out)``, as the training workspace's."""
     sizes = net[0]
-    block_rows, acts, z_out = work[2], work[4], work[6]
+    block_rows, acts, z_out = work
     n, n_in = X.shape
     n_layers = sizes.size - 1
     width = sizes[n_layers]

@@ -12,7 +12,6 @@ import os
 import time
 from dataclasses import dataclass
 
-import numpy as np
 
 from .. import datasets, reference
 from ..model import MLP

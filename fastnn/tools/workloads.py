@@ -5,7 +5,7 @@ A workload builds its data and its starting network (for any implementation clas
 fastnn API, so fastnn.MLP and fastnn.reference.MLP start from the same weights) and says how
 to train it. ``sample_steps`` counts one sample through forward, backward and update.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
