@@ -122,26 +122,32 @@ def check_hidden(value, n_hidden, choices):
                          f"(one per hidden layer), got {len(value)}: {list(value)!r}")
     for name in value:
         if not isinstance(name, str):
-            raise ValueError(f"hidden: {name!r} is not an activation name; names: "
-                             f"{', '.join(choices)}")
+            raise TypeError(f"hidden: {name!r} is not an activation name; names: "
+                            f"{', '.join(choices)}")
         if name not in choices:
             raise ValueError(f"hidden: {name!r} is not one of {', '.join(choices)}")
     return tuple(value)
 
 
-def check_sample_weight(value, n_samples, dtype):
+def check_sample_weight(value, n_samples):
     """``sample_weight``: None (every row weighs 1) or one finite weight >= 0 per row, not all
-    zero. Returns a C-contiguous (n_samples,) array of ``dtype``."""
+    zero. Returns a C-contiguous (n_samples,) float64 array (float64 for every model: in a
+    float32 one, the weighted loss and each row's factor w_i / (the batch's weight) are formed
+    in float64, so weights far from 1 neither overflow nor lose their ratios)."""
     if value is None:
-        return np.ones(n_samples, dtype)
+        return np.ones(n_samples)
     weights = real_array("sample_weight", value)
     if weights.shape != (n_samples,):
         raise ValueError(f"sample_weight must have shape ({n_samples},), one weight per row, got "
                          f"shape {weights.shape}")
     with np.errstate(over="ignore"):
-        weights = as_real_array("sample_weight", weights, dtype)
+        weights = as_real_array("sample_weight", weights, np.float64)
     if weights.min() < 0:
         raise ValueError(f"sample_weight must be >= 0, got {weights.min():g}")
     if not weights.any():
         raise ValueError("sample_weight: the weights are all zero")
+    with np.errstate(over="ignore"):
+        total = weights.sum()
+    if not np.isfinite(total):
+        raise ValueError("sample_weight: the sum of the weights overflows float64")
     return weights

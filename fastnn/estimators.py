@@ -93,10 +93,20 @@ class BaseMLP(BaseEstimator):
 
     def __setstate__(self, state):
         """Unpickled arrays (read-only when joblib loads them from a memory map) become the
-        estimator's own, so partial_fit and warm starts can update them."""
+        estimator's own, so partial_fit and warm starts can update them; estimators pickled
+        before the optimizer objects get one holding their optimizer's state."""
         for name in ("coefs_", "intercepts_"):
             if name in state:
                 state[name] = [np.array(array) for array in state[name]]
+        if "_optimizer_state" in state:
+            learning_rate = state.pop("_learning_rate", state["learning_rate_init"])
+            optimizer = (SklearnSGD(learning_rate, state["momentum"], state["nesterovs_momentum"])
+                         if state["solver"] == "sgd" else
+                         SklearnAdam(state["learning_rate_init"], state["beta_1"],
+                                     state["beta_2"], state["epsilon"]))
+            optimizer.__setstate__(dict(optimizer.__dict__, _state=state.pop("_optimizer_state"),
+                                        _step=state.pop("_optimizer_step")))
+            state["_optimizer"] = optimizer
         super().__setstate__(state)
 
     # ----------------------------------------------------------------- parameters

@@ -74,7 +74,7 @@ class MLP(Network):
         if path.n_parts == 1:
             done = TRAIN[path.kind](net, self._params, opt, batches, work, out)
             return out[0][:done], out[1][:done]
-        threaded_work = self._threaded_workspace(path, shuffled, work[0])
+        threaded_work = self._threaded_workspace(batch_size, path.n_parts, shuffled, work[0])
         one_thread = TRAIN[paths.BATCHED]
         choice = choice_for((tuple(self._sizes), batch_size, self._dtype.name, path.n_parts))
         done = 0
@@ -114,11 +114,11 @@ class MLP(Network):
         if path.kind == paths.PER_SAMPLE:
             return (np.zeros_like(self._params), self._empty(rows * sum(sizes)),
                     self._empty(rows * sum(sizes[1:])), self._empty(rows * sizes[-1]),
-                    self._empty(rows * sizes[-1]), self._empty(rows))
+                    self._empty(rows * sizes[-1]), np.empty(rows))
         if path.kind == paths.NARROW:
             return (np.zeros_like(self._params), rows, self._empty(rows * sum(sizes)),
                     self._empty(rows * sum(sizes[1:])), self._empty(rows * sizes[-1]),
-                    self._empty(rows * sizes[-1]), self._empty(rows), self._empty(4 * rows))
+                    self._empty(rows * sizes[-1]), np.empty(rows), self._empty(4 * rows))
         return self._batched_workspace(rows, path.n_parts, shuffled)
 
     def _batched_workspace(self, rows, n_parts, shuffled):
@@ -129,16 +129,17 @@ class MLP(Network):
         return (np.zeros_like(self._params), self._empty(self._params.size), rows, n_parts,
                 self._empty(layers), self._empty(layers), self._empty(rows * self._sizes[-1]),
                 self._empty(gathered * self._sizes[0]),
-                self._empty(gathered * self._sizes[-1]), self._empty(gathered))
+                self._empty(gathered * self._sizes[-1]), np.empty(gathered))
 
-    def _threaded_workspace(self, path, shuffled, grad):
+    def _threaded_workspace(self, batch_size, n_parts, shuffled, grad):
         """fastnn.kernels.threaded's workspace: the gradient ``grad``, and a batched
-        workspace per part, for parts of up to ceil(batch / n_parts) rows, stacked."""
-        part_rows = -(-path.block_rows // path.n_parts)
-        parts = [self._batched_workspace(part_rows, 1, shuffled) for _ in range(path.n_parts)]
+        workspace per part, for parts of up to ceil(batch_size / n_parts) rows (each part one
+        block, as train_batched takes it), stacked."""
+        part_rows = -(-batch_size // n_parts)
+        parts = [self._batched_workspace(part_rows, 1, shuffled) for _ in range(n_parts)]
         grads, scratches, _, _, *buffers = zip(*parts)
         return (grad, part_rows, np.stack(grads), np.stack(scratches), *map(np.stack, buffers),
-                np.zeros((2, path.n_parts)))
+                np.zeros((2, n_parts)))
 
     @staticmethod
     def _on_threads(n_threads, compiled, *arguments):
@@ -156,8 +157,8 @@ def batch_weights(weights, orders, batch_size):
     shape (epochs, batches); (1, batches) when orders has no columns (storage order)."""
     starts = np.arange(0, weights.size, batch_size)
     if orders.shape[1] == 0:
-        return np.add.reduceat(weights.astype(np.float64), starts)[np.newaxis]
-    return np.add.reduceat(weights.astype(np.float64)[orders], starts, axis=1)
+        return np.add.reduceat(weights, starts)[np.newaxis]
+    return np.add.reduceat(weights[orders], starts, axis=1)
 
 
 def load(path):

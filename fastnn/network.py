@@ -59,7 +59,8 @@ class Network:
         if output == "softmax" and sizes[-1] < 2:
             raise ValueError("output='softmax' needs at least 2 output units (sizes[-1] >= 2)")
         self._sizes = sizes
-        self._hidden = hidden if isinstance(hidden, str) else type(hidden)(hidden)
+        self._hidden = (hidden if isinstance(hidden, str) else
+                        tuple(hidden) if isinstance(hidden, tuple) else list(hidden))
         self._output = output
         self._bias = bias
         self._dtype = dtype
@@ -86,15 +87,21 @@ class Network:
 
     def __setstate__(self, state):
         """Unpickling (also from read-only memory maps, as joblib loads) gives the model its
-        own writable parameter buffer."""
+        own writable parameter buffer; models pickled before per-layer activations get theirs
+        from their one hidden activation."""
         self.__dict__.update(state)
         self._params = np.array(self._params)
+        if "_activations" not in state:
+            self._activations = (self._hidden,) * (len(self._sizes) - 2) + (self._output,)
+            self._activation_codes = np.array([reg.ACTIVATIONS[name]
+                                               for name in self._activations], np.int64)
 
     # ----------------------------------------------------------------- description
     sizes = property(lambda self: self._sizes, doc="Layer widths, input first.")
-    hidden = property(lambda self: self._hidden if isinstance(self._hidden, str)
-                      else type(self._hidden)(self._hidden),
-                      doc="The hidden activations as given: one name, or one per hidden layer.")
+    hidden = property(lambda self: self._hidden if isinstance(self._hidden, tuple | str)
+                      else list(self._hidden),
+                      doc="The hidden activations as given: one name, or one per hidden layer "
+                          "(a list or a tuple).")
     layer_activations = property(lambda self: self._activations,
                                  doc="The activation of each layer, the output layer's last.")
     output = property(lambda self: self._output, doc="Output activation name.")
@@ -182,14 +189,18 @@ class Network:
         """(loss, grad_weights, grad_biases): the loss over all rows and its exact gradient,
         laid out like get_params(). With sample weights w_i, the loss is sum_i w_i L_i plus
         the penalty 1/2 l2 sum ||W||^2 (weights only), divided by sum_i w_i for the mean
-        reduction ("sum": not divided)."""
+        reduction ("sum": not divided). FloatingPointError if the loss or the gradient
+        overflows."""
         loss = self._check_loss(loss)
         reduction = check_choice("reduction", reduction, reg.REDUCTIONS)
         l2 = self._check_l2(l2)
         X = check_inputs("X", X, self._sizes[0], self._dtype)
         T = self._targets(Y, loss, X.shape[0])
-        weights = check_sample_weight(sample_weight, X.shape[0], self._dtype)
+        weights = check_sample_weight(sample_weight, X.shape[0])
         value, _, grad = self.loss_and_grad_unchecked(X, T, loss, reduction, l2, weights)
+        if not (np.isfinite(value) and np.isfinite(grad).all()):
+            raise FloatingPointError(f"loss_and_grad: the {'loss' if np.isfinite(grad).all() else 'gradient'} "
+                                     "overflowed (from finite inputs and parameters)")
         grad_weights, grad_biases = self._split(grad)
         return value, grad_weights, grad_biases
 
@@ -246,9 +257,10 @@ class Network:
         optimizer: an optimizer object (default: a new ``SGD(lr=0.01)``); its state carries
         over between calls. batch_size=1: per-sample path; None: full batch (shuffling a full
         batch would only reorder a sum, so it is skipped). reduction "mean" divides each
-        batch's summed loss by its size, "sum" does not. l2: each batch's summed loss gets
-        1/2 l2 sum ||W||^2 over the weights (not the biases), so with the mean reduction the
-        penalty is divided by the batch size, as scikit-learn's alpha. seed: shuffling (None,
+        batch's summed loss by its weight (its size without sample_weight), "sum" does not.
+        l2: each batch's summed loss gets 1/2 l2 sum ||W||^2 over the weights (not the
+        biases), so with the mean reduction the penalty is divided by the batch's weight, as
+        scikit-learn's alpha. seed: shuffling (None,
         int or np.random.Generator). verbose: one line per epoch up to 200 epochs, a progress
         bar (tqdm when installed) beyond. callback(epoch, loss) is called after every epoch;
         returning False stops training. sample_weight: one weight >= 0 per row, multiplying
@@ -275,7 +287,7 @@ class Network:
             raise TypeError(f"callback must be callable or None, got {callback!r}")
         X = check_inputs("X", X, self._sizes[0], self._dtype)
         T = self._targets(Y, loss, X.shape[0])
-        weights = check_sample_weight(sample_weight, X.shape[0], self._dtype)
+        weights = check_sample_weight(sample_weight, X.shape[0])
 
         n = X.shape[0]
         batch_size = n if batch_size is None else min(batch_size, n)
@@ -329,8 +341,8 @@ class Network:
     # ----------------------------------------------------------------- for trainers
     # For code that checks its own input (fastnn's scikit-learn estimators): X and T
     # C-contiguous arrays of the model's dtype, finite, (n, sizes[0]) and (n, sizes[-1]) (T as
-    # _targets makes it: one-hot rows for cross_entropy), sample_weight None or (n,) weights
-    # >= 0 of that dtype, not all zero. Nothing is checked again.
+    # _targets makes it: one-hot rows for cross_entropy), sample_weight None or (n,) float64
+    # weights >= 0, not all zero. Nothing is checked again.
     params = property(lambda self: self._params,
                       doc="The flat parameter vector itself (W_0, b_0, W_1, b_1, ...; views: "
                           "layer_views). Writing into it changes the model.")
@@ -344,7 +356,7 @@ class Network:
         """(loss, penalty, flat gradient): loss_and_grad without checks, the gradient as one
         flat parameter-shaped vector; ``penalty`` is the l2 part of ``loss``."""
         n = X.shape[0]
-        weights = np.ones(n, self._dtype) if sample_weight is None else sample_weight
+        weights = np.ones(n) if sample_weight is None else sample_weight
         total, penalty, weight, grad = self._loss_grad(X, T, weights, loss, reduction == "mean",
                                                        l2)
         if reduction == "mean":
@@ -359,7 +371,7 @@ class Network:
         losses[e]. Stops after the first epoch whose loss is not finite (the parameters are
         then left as they are)."""
         n = X.shape[0]
-        weights = np.ones(n, self._dtype) if sample_weight is None else sample_weight
+        weights = np.ones(n) if sample_weight is None else sample_weight
         return self._train_epochs(X, T, weights, orders, batch_size, loss,
                                   optimizer._bundle(self), reduction == "mean", l2)
 

@@ -51,7 +51,7 @@ def loss_sum(loss, z, a, t, w):
         peak = z.max(axis=1, keepdims=True)
         log_sum_exp = peak + np.log(np.exp(z - peak).sum(axis=1, keepdims=True))
         per_row = np.sum(t * (log_sum_exp - z), axis=1, dtype=np.float64)
-    return float(w.astype(np.float64) @ per_row)
+    return float(w @ per_row)
 
 
 def output_delta(loss, output, a, t):
@@ -93,7 +93,8 @@ class MLP(Network):
         weights, _ = self._layers(self._params)
         activations, z = self._forward_all(X)
         total = loss_sum(loss, z, activations[-1], T, w)
-        delta = (scale * w)[:, None] * output_delta(loss, self._output, activations[-1], T)
+        row_scale = (scale * w).astype(self._dtype)
+        delta = row_scale[:, None] * output_delta(loss, self._output, activations[-1], T)
         grad = np.zeros_like(self._params)
         grad_weights, grad_biases = self._layers(grad)
         for layer in range(len(weights) - 1, -1, -1):
@@ -109,14 +110,16 @@ class MLP(Network):
         """grad_W += scale l2 W (weights only); returns the penalty 1/2 l2 sum ||W||^2."""
         weights, _ = self._layers(self._params)
         grad_weights, _ = self._layers(grad)
+        factor = self._dtype.type(scale * float(l2))
         for W, dW in zip(weights, grad_weights):
-            dW += scale * l2 * W
+            dW += factor * W
         squares = sum(np.sum(W.astype(np.float64) ** 2) for W in weights)
         return 0.5 * float(l2) * float(squares)
 
-    def _scale(self, weight, mean):
-        one = self._dtype.type(1)
-        return one / self._dtype.type(weight) if mean else one
+    @staticmethod
+    def _scale(weight, mean):
+        """1 / the batch's weight (float64) for the mean reduction, else 1."""
+        return 1.0 / weight if mean else 1.0
 
     def _loss_grad(self, X, T, weights, loss, mean, l2):
         weight = float(weights.sum(dtype=np.float64))

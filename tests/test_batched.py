@@ -39,7 +39,8 @@ def test_wide_layers(monkeypatch, dtype, batch_size):
 def test_batches_split_into_blocks(monkeypatch, shuffle):
     """Batches larger than BLOCK_ROWS are accumulated block by block, with the same result."""
     monkeypatch.setattr(paths, "BLOCK_ROWS", 4)
-    sizes = [5, 7, 3]
+    sizes = [5, 40, 3]
+    assert paths.choose("loss_grad", 30, sizes, 8) == paths.Path(paths.BATCHED, 4)
     fast, ref = model_pair(sizes, "sigmoid", "linear", True, np.float64, seed=12)
     X, Y = make_data(30, sizes, "linear", "squared_error", seed=13)
     assert_matches(fast.forward(X), ref.forward(X))

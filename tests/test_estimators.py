@@ -213,6 +213,36 @@ def test_pickle_round_trip_keeps_predictions_and_training_state():
     np.testing.assert_array_equal(copy.coefs_[0], model.coefs_[0])
 
 
+def as_pickled_by_the_previous_version(model):
+    """A copy of a fitted estimator laid out as fastnn pickled it before per-layer
+    activations and optimizer objects: optimizer state as arrays, the net without its
+    activation codes."""
+    state = dict(model.__dict__)
+    optimizer = state.pop("_optimizer")
+    state.update(_optimizer_state=optimizer._state.copy(), _optimizer_step=optimizer._step.copy(),
+                 _learning_rate=getattr(optimizer, "lr", model.learning_rate_init))
+    net = fastnn.MLP.__new__(fastnn.MLP)
+    net.__dict__.update({key: value for key, value in model._net.__dict__.items()
+                         if key not in ("_activations", "_activation_codes")})
+    state["_net"] = net
+    old = type(model).__new__(type(model))
+    old.__dict__.update(state)
+    return old
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_pickles_of_the_previous_version_keep_predicting_and_training(solver):
+    X, y = IRIS
+    model = fit_quietly(fastnn.MLPClassifier((6,), solver=solver, learning_rate="adaptive",
+                                             max_iter=5, random_state=0), X, y)
+    copy = pickle.loads(pickle.dumps(as_pickled_by_the_previous_version(model)))
+    np.testing.assert_array_equal(copy.predict_proba(X), model.predict_proba(X))
+    for _ in range(3):
+        fit_quietly(model, X, y, "partial_fit")
+        fit_quietly(copy, X, y, "partial_fit")
+    np.testing.assert_array_equal(copy.coefs_[0], model.coefs_[0])
+
+
 def test_coefs_set_by_the_user_are_used():
     X, y = IRIS
     model = fit_quietly(fastnn.MLPClassifier((6,), max_iter=5, random_state=0), X, y)

@@ -137,8 +137,8 @@ def test_optimizers_penalty_and_per_layer_activations(on_path, case, dtype, opti
 
 @pytest.mark.parametrize("case", CASES)
 def test_long_training_stays_close(on_path, case):
-    """30 epochs with momentum, nesterov and weight decay (630 per-sample steps), at a
-    learning rate where training is stable (chaotic training amplifies any rounding):
+    """30 epochs with momentum, nesterov and weight decay (630 steps on the per-sample path),
+    at a learning rate where training is stable (chaotic training amplifies any rounding):
     float64 stays within 1e-9."""
     case = on_path(case)
     output, loss = output_and_loss(case.sizes)

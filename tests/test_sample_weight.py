@@ -118,6 +118,57 @@ def test_training_matches_torch_weighted_losses(batch_size):
         np.testing.assert_allclose(mine, theirs.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("factor", [3e38, 1e-39])
+def test_the_mean_does_not_depend_on_the_weights_scale(on_path, case, factor):
+    """float32 weights whose sum overflows float32 (3e38), or subnormal ones, train as the
+    same weights times 1: each row's factor w_i / (the batch's weight), and the weighted loss,
+    are formed in float64."""
+    case = on_path(case)
+    output, loss = output_and_loss(case.sizes)
+    X, Y = make_data(case.n, case.sizes, output, loss, seed=10, dtype=np.float32)
+    weights = np.random.default_rng(11).uniform(0.5, 1, case.n).astype(np.float32)
+    results = []
+    for scaled in (weights, (weights.astype(np.float64) * factor).astype(np.float32)):
+        net = fastnn.MLP(case.sizes, hidden=list(case.hidden), output=output, seed=0,
+                         dtype="float32")
+        value, _, _ = net.loss_and_grad(X, Y, loss, sample_weight=scaled)
+        history = net.fit(X, Y, loss=loss, optimizer=fastnn.SGD(lr=0.01, momentum=0.9),
+                          epochs=2, seed=1, sample_weight=scaled, **case.fit)
+        results.append((value, history.loss, net.params.copy()))
+    for mine, theirs in zip(*results):
+        assert_matches(mine, theirs, np.float32, rtol=1e-4)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_tiniest_weights_stay_finite(on_path, case):
+    """Weights of 1e-44, a few steps of float32's subnormals: no NaN or inf anywhere."""
+    case = on_path(case)
+    output, loss = output_and_loss(case.sizes)
+    X, Y = make_data(case.n, case.sizes, output, loss, seed=12, dtype=np.float32)
+    net = fastnn.MLP(case.sizes, hidden=list(case.hidden), output=output, seed=0, dtype="float32")
+    weights = np.full(case.n, 1e-44, np.float32)
+    value, grad_w, grad_b = net.loss_and_grad(X, Y, loss, sample_weight=weights)
+    plain, plain_w, _ = net.loss_and_grad(X, Y, loss)
+    assert_matches(value, plain, np.float32)
+    assert_matches(grad_w[0], plain_w[0], np.float32)
+    history = net.fit(X, Y, loss=loss, epochs=2, seed=1, sample_weight=weights, **case.fit)
+    assert np.isfinite(history.loss).all() and np.isfinite(net.params).all()
+
+
+def test_an_overflowing_sum_is_not_silent():
+    """Summed (not averaged) weights of 1e300 overflow a float32 model's gradient: fit and
+    loss_and_grad raise FloatingPointError, and fit restores the parameters."""
+    net = fastnn.MLP([3, 4, 1], dtype="float32", seed=0)
+    X, Y = make_data(6, [3, 4, 1], "sigmoid", "squared_error", seed=13)
+    before = net.params.copy()
+    with pytest.raises(FloatingPointError):
+        net.loss_and_grad(X, Y, reduction="sum", sample_weight=np.full(6, 1e300))
+    with pytest.raises(FloatingPointError):
+        net.fit(X, Y, reduction="sum", batch_size=None, sample_weight=np.full(6, 1e300))
+    assert net.params.tobytes() == before.tobytes()
+
+
 BAD_WEIGHTS = {
     "negative": (lambda n: -np.ones(n), ValueError),
     "nan": (lambda n: np.where(np.arange(n) == 1, np.nan, 1.0), ValueError),
@@ -127,7 +178,7 @@ BAD_WEIGHTS = {
     "two_dimensional": (lambda n: np.ones((n, 1)), ValueError),
     "scalar": (lambda n: 1.0, ValueError),
     "strings": (lambda n: ["a"] * n, TypeError),
-    "overflows_float32": (lambda n: np.full(n, 1e300), ValueError),
+    "sum_overflows_float64": (lambda n: np.full(n, 1.7e308), ValueError),
 }
 
 

@@ -46,7 +46,7 @@ def test_batches_longer_than_a_block(parts, monkeypatch):
     of whole parts (here 5 parts of 10 rows in blocks of 20): the same bits as on threads,
     and the reference's result."""
     monkeypatch.setattr(paths, "BLOCK_ROWS", 20)
-    sizes = [6, 10, 3]
+    sizes = [6, 40, 3]
     X, Y = make_data(130, sizes, "softmax", "cross_entropy", seed=36)
     results = []
     for threaded in (True, False):
@@ -59,17 +59,18 @@ def test_batches_longer_than_a_block(parts, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("batch_size", [32, 37])
+@pytest.mark.parametrize("batch_size,block_rows", [(32, 1024), (37, 1024), (37, 20)])
 @pytest.mark.parametrize("output,loss", [("softmax", "cross_entropy"),
                                          ("sigmoid", "binary_cross_entropy")])
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
-def test_threads_or_not_give_the_same_bits(parts, monkeypatch, dtype, batch_size, output, loss,
-                                           optimizer):
+def test_threads_or_not_give_the_same_bits(parts, monkeypatch, dtype, batch_size, block_rows,
+                                           output, loss, optimizer):
     """The split fixes the arithmetic: on threads, on one thread, or switching between the two
     every epoch, training ends on identical bits, for every update rule, in float32 too, also
     when the parts are of odd and unequal length (37 rows: 19 and 18; the last batch 4: 2 and
-    2), with sample weights, and with one output (OpenBLAS computes that product as a
-    matrix-vector one)."""
+    2), when the batch is longer than a block (parts of 19 rows, blocks of 20), with sample
+    weights, and with one output (OpenBLAS computes that product as a matrix-vector one)."""
+    monkeypatch.setattr(paths, "BLOCK_ROWS", block_rows)
     sizes = [64, 128, 64, 10 if output == "softmax" else 1]
     X, Y = make_data(300, sizes, output, loss, seed=37, dtype=dtype)
     weights = make_weights(300, 38)

@@ -87,7 +87,7 @@ CONSTRUCTOR_CASES = [
     ("hidden_list_unknown", dict(sizes=[3, 4, 5, 2], hidden=["tanh", "swish"]), ValueError,
      "hidden"),
     ("hidden_list_output_only", dict(sizes=[3, 4, 2], hidden=["softmax"]), ValueError, "hidden"),
-    ("hidden_list_not_names", dict(sizes=[3, 4, 2], hidden=[None]), ValueError, "hidden"),
+    ("hidden_list_not_names", dict(sizes=[3, 4, 2], hidden=[None]), TypeError, "hidden"),
     ("hidden_array", dict(sizes=[3, 4, 2], hidden=np.array(["tanh"])), TypeError, "hidden"),
     ("output_unknown", dict(output="identity"), ValueError, "output"),
     ("output_not_string", dict(output=1), TypeError, "output"),

@@ -21,7 +21,13 @@ of tuples; its named tuples are compiled again in every process):
 as ``train_*(net, params, opt, batches, work, out)``; ``loss_grad_*(net, params, batches,
 work)`` and ``forward_*(net, params, X, work, out)`` take the same.
 
-Helpers are ordinary kernels, which LLVM inlines into their callers, not numba's
-inline="always" (which types and lowers every inlined copy again, and, in a parallel kernel,
-drops writes to an array the inlined helper unpacked from a tuple).
+Helpers that take arrays and loop (the formulas of activations.py, losses.py, the end of a
+batch) are ordinary kernels: compiled once, called once a block by the narrow and batched
+paths (LLVM inlines the small ones). numba's inline="always" (``@kernel(inline=True)``)
+types and lowers every inlined copy again, so it is kept for what must be inlined: helpers
+that return a view (a kernel without reference counting cannot return an array), leaf
+helpers inside one formula (the update rules, softplus's exp and log1p, which LLVM would not
+inline into a vectorised loop), and the per-sample path's copies of the formulas
+(_jit.inlined), which it calls once a row. A parallel kernel must not call a numba-inlined
+helper that unpacks a tuple and writes through what it unpacked: numba drops those writes.
 """

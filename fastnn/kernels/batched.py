@@ -175,10 +175,9 @@ def train_batched(net, params, opt, batches, work, out):
     order when orders has no columns). Returns the number of epochs run.
 
     batches = (X, T, weights, orders, batch_weights, batch_size, mean, l2). A batch's loss is
-    the weighted
-    sum of its per-sample losses plus 1/2 l2 sum ||W||^2 (weights only), taken before its
-    update; the gradient is scale (1/the batch's weight for the mean reduction, else 1) times
-    its derivative. A batch of weight 0 makes no update. out = (epoch_losses,
+    the weighted sum of its per-sample losses plus 1/2 l2 sum ||W||^2 (weights only), taken
+    before its update; the gradient is scale (1/the batch's weight for the mean reduction,
+    else 1) times its derivative. A batch of weight 0 makes no update. out = (epoch_losses,
     epoch_penalties): epoch e's loss over its weight, and the penalty part of it. Stops after
     the first epoch whose loss is not finite.
 
@@ -206,7 +205,7 @@ def train_batched(net, params, opt, batches, work, out):
             if weight == 0:
                 continue
             weight_total += weight
-            scale = batch_scale(mean, weight, params)
+            scale = batch_scale(mean, weight)
             part_rows = (stop - start + n_parts - 1) // n_parts
             total += batch_loss_grad(net, params, X, T, weights, order, start, stop, part_rows,
                                      scale, work)
@@ -231,7 +230,7 @@ def loss_grad_batched(net, params, batches, work):
     grad = work[0]
     n = X.shape[0]
     weight = batch_weights[0, 0]
-    scale = batch_scale(mean, weight, params)
+    scale = batch_scale(mean, weight)
     total = batch_loss_grad(net, params, X, T, weights, orders[0], 0, n, n, scale, work)
     penalty = 0.0
     if l2 != 0:

@@ -144,7 +144,7 @@ def dense_backward(A, D, W, dW, db, D_in, dW_part, db_part, accumulate, need_inp
 
     The rows go in parts of ``part_rows``: each part's dW and db are formed on their own and
     added in order (dW = part 0 + part 1 + ...), and each part's D_in is a product of its own,
-    the arithmetic of threads that each take one part (fastnn.kernels.parallel).
+    the arithmetic of threads that each take one part (fastnn.kernels.threaded).
     ``accumulate`` adds to dW/db (a batch split into blocks) instead of overwriting them;
     ``dW_part``/``db_part`` hold a part's before it is added.
     """

@@ -1,7 +1,7 @@
 """Losses of the output layer and their delta: each formula once per layout, weighted by row.
 
-Per row, with output pre-activation z, output a = f(z), target t and row weight w (the
-row's loss and gradient are multiplied by w; w = 1 leaves both exactly as they are):
+Per row, with output pre-activation z, output a = f(z), target t and row weight w (float64;
+the row's loss and gradient are multiplied by w; w = 1 leaves both exactly as they are):
 
     squared_error         L = 1/2 sum_j (a_j - t_j)^2            any output
                           dL/da = a - t (softmax: the Jacobian below; an elementwise output's
@@ -15,7 +15,10 @@ row's loss and gradient are multiplied by w; w = 1 leaves both exactly as they a
 Both cross-entropies are computed from the logits z, so saturated float32 outputs give no
 inf or NaN. ``loss_rows`` serves the row-major layouts (per-sample and batched paths),
 ``loss_columns`` the feature-major one (the narrow path). Both return the weighted loss sum
-sum_i w_i L_i in float64 and write delta = scale w dL/dz.
+sum_i w_i L_i, multiplied and summed in float64, and write delta = scale w dL/dz, the row's
+factor scale w formed in float64 (``scale``: fastnn.kernels.updates.batch_scale). (The
+weights are float64 arrays: LLVM's fast-math narrows a product of two widened float32 numbers
+back to float32, where w L can overflow.)
 """
 import numpy as np
 
@@ -48,7 +51,7 @@ def loss_rows(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, scale)
         for row in range(rows):
             first = nonnegative(row * n)
             weight = w[row]
-            row_scale = scale * weight
+            row_scale = a.dtype.type(scale * weight)
             for j in range(n):
                 total += weight * (softplus(z[first + j], zero) - t[first + j] * z[first + j])
                 delta[d_start + first + j] = row_scale * (a[a_start + first + j] - t[first + j])
@@ -65,7 +68,7 @@ def loss_rows(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, scale)
         for row in range(rows):
             first = nonnegative(row * n)
             weight = w[row]
-            row_scale = scale * weight
+            row_scale = a.dtype.type(scale * weight)
             peak = z[first]
             sum_exp = zero
             for j in range(n):
@@ -83,7 +86,7 @@ def loss_rows(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, scale)
         for row in range(rows):
             first = nonnegative(row * n)
             weight = w[row]
-            row_scale = scale * weight
+            row_scale = a.dtype.type(scale * weight)
             for j in range(n):
                 error = a[a_start + first + j] - t[first + j]
                 total += weight * (half * error * error)
@@ -109,7 +112,7 @@ def loss_columns(loss, output, z, a, t, w, delta, m, n, scale, scratch):
     half = a.dtype.type(0.5)
     row_scale = scratch[3 * m:4 * m]
     for i in range(m):
-        row_scale[i] = scale * w[i]
+        row_scale[i] = scale * w[i]  # in float64 (batch_scale), rounded once
     total = 0.0
     if loss == BINARY_CROSS_ENTROPY:
         for j in range(n):

@@ -250,7 +250,7 @@ def train_narrow(net, params, opt, batches, work, out):
             if weight == 0:
                 continue
             weight_total += weight
-            scale = batch_scale(mean, weight, params)
+            scale = batch_scale(mean, weight)
             total += narrow_batch_loss_grad(net, params, X, T, weights, order, start, stop,
                                             scale, work)
             step[0] += 1
@@ -268,7 +268,7 @@ def loss_grad_narrow(net, params, batches, work):
     grad = work[0]
     n = X.shape[0]
     weight = batch_weights[0, 0]
-    scale = batch_scale(mean, weight, params)
+    scale = batch_scale(mean, weight)
     total = narrow_batch_loss_grad(net, params, X, T, weights, orders[0], 0, n, scale, work)
     penalty = 0.0
     if l2 != 0:

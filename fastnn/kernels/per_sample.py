@@ -2,11 +2,12 @@
 batch_size=1, or a tiny full batch), fused into one loop nest.
 
 For so few rows a layer is a few dozen multiply-adds, and what costs is the overhead around
-it: a compiled call passing arrays costs about 0.1 us (each array goes as 7 words, with
-reference counting), as does a slice or view. So here everything is a plain loop over flat
-buffers at offsets: no call that takes an array, no slice, view, reshape or allocation per
-row or layer; activations, their derivatives and the loss run over a whole layer of the
-batch at once (vectorised, with fastnn.kernels.elementary's exp and tanh).
+it: a compiled call passing arrays (each array goes as 7 words) costs as much as the work.
+So here everything is a plain loop over flat buffers at offsets: no slice, view, reshape or
+allocation per row or layer, and the shared formulas (fastnn.kernels.activations, .losses,
+.updates) inlined by numba rather than called; activations, their derivatives and the loss
+run over a whole layer of the batch at once (vectorised, with fastnn.kernels.elementary's exp
+and tanh).
 
 The workspace: ``work = (grad, acts, deltas, z_out, t_buf, w_buf)``, for a batch of ``rows``
 rows, each part row after row: ``acts`` (at least rows * (sizes[0] + ... + sizes[L]) long)
@@ -71,7 +72,7 @@ def train_per_sample(net, params, opt, batches, work, out):
             if weight == 0:
                 continue
             weight_total += weight
-            scale = batch_scale(mean, weight, params)
+            scale = batch_scale(mean, weight)
             rows = nonnegative(stop - start)
             for i in range(rows):
                 r = order[start + i] if shuffled else start + i

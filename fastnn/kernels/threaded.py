@@ -48,7 +48,7 @@ def train_threaded(net, params, opt, batches, work, out):
             if weight == 0:
                 continue
             weight_total += weight
-            scale = batch_scale(mean, weight, params)
+            scale = batch_scale(mean, weight)
             part_rows = (rows + n_parts - 1) // n_parts
             for part in prange(n_parts):
                 first = start + min(part * part_rows, rows)

@@ -139,7 +139,7 @@ def add_weight_penalty(l2, scale, params, grad, net, lo, hi):
     parameters lo..hi-1: the gradient of the penalty 1/2 l2 sum ||W||^2. Returns their sum
     of W^2 (float64)."""
     sizes, w_off, _, _, _ = net
-    factor = scale * l2
+    factor = params.dtype.type(scale * l2)
     squares = 0.0
     for layer in range(sizes.size - 1):
         start = max(w_off[layer], lo)
@@ -154,11 +154,12 @@ def add_weight_penalty(l2, scale, params, grad, net, lo, hi):
 
 
 @kernel
-def batch_scale(mean, weight, params):
-    """The factor of a batch's gradient: 1 / its weight (the mean reduction), else 1; in
-    the parameters' dtype."""
-    one = params.dtype.type(1.0)
-    return one / params.dtype.type(weight) if mean else one
+def batch_scale(mean, weight):
+    """The factor of a batch's gradient: 1 / its weight (the mean reduction), else 1, in
+    float64: each row's factor, scale * w_i, is formed in float64 and then rounded to the
+    parameters' dtype, so a float32 batch weight that overflows or rows of subnormal weights
+    still give w_i / (sum of the batch's weights)."""
+    return 1.0 / weight if mean else 1.0
 
 
 @kernel

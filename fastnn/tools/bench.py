@@ -47,7 +47,7 @@ def interleaved(runs, repeat):
 
 
 def measure(workload, quick=False, repeat=3, peers=()):
-    """A result row for one workload; with ``peers`` (fastnn.peers.Peer), a "peers" list too."""
+    """A result row for one workload; with ``peers`` (fastnn.tools.peers.Peer), a "peers" list too."""
     data = workload.data(quick)
     epochs = workload.epochs_for(quick)
     runs = {name: lambda e, cls=cls: workload.train(cls, data, e)[1].loss[-1]
