@@ -19,10 +19,11 @@ backward pass keeps):
 
 The loops use the exp, expm1, tanh and log1p of fastnn.kernels.elementary, so they vectorise.
 They count from 0 and add the start: a loop over range(start, stop) does not vectorise, as
-numba cannot tell that its index is never negative; ``nonnegative`` says so.
+numba cannot tell that its index is never negative; max(start, 0) says so
+(fastnn.kernels.buffers).
 """
 from ._jit import kernel
-from .buffers import copy, nonnegative
+from .buffers import copy
 from .codes import LEAKY_RELU, LEAKY_RELU_SLOPE, RELU, SIGMOID, SOFTPLUS, TANH
 from .elementary import vexp, vexpm1, vlog1p, vtanh
 
@@ -40,7 +41,7 @@ def activate(code, a, start, size):
     (linear leaves a alone; softmax is softmax_rows' or softmax_columns')."""
     one = a.dtype.type(1.0)
     zero = a.dtype.type(0.0)
-    start = nonnegative(start)
+    start = max(start, 0)
     if code == SIGMOID:
         for i in range(size):
             a[start + i] = one / (one + vexp(-a[start + i]))
@@ -65,8 +66,8 @@ def multiply_derivative(code, a, a_start, d, d_start, size):
     softmax, whose Jacobian the losses apply)."""
     one = a.dtype.type(1.0)
     zero = a.dtype.type(0.0)
-    a_start = nonnegative(a_start)
-    d_start = nonnegative(d_start)
+    a_start = max(a_start, 0)
+    d_start = max(d_start, 0)
     if code == SIGMOID:
         for i in range(size):
             d[d_start + i] *= a[a_start + i] * (one - a[a_start + i])
@@ -91,9 +92,9 @@ def softmax_rows(a, start, rows, n_cols):
     from a[start]: the peak subtracted row by row, the exponentials of all rows in one loop
     (a row of 10 is too short to vectorise), then each row divided by its sum."""
     zero = a.dtype.type(0.0)
-    start = nonnegative(start)
+    start = max(start, 0)
     for row in range(rows):
-        first = nonnegative(start + row * n_cols)
+        first = max(start + row * n_cols, 0)
         peak = a[first]
         for j in range(1, n_cols):
             peak = max(peak, a[first + j])
@@ -102,7 +103,7 @@ def softmax_rows(a, start, rows, n_cols):
     for i in range(rows * n_cols):
         a[start + i] = vexp(a[start + i])
     for row in range(rows):
-        first = nonnegative(start + row * n_cols)
+        first = max(start + row * n_cols, 0)
         total = zero
         for j in range(n_cols):
             total += a[first + j]

@@ -1,13 +1,10 @@
-"""Moving values between flat buffers."""
+"""Moving values between flat buffers.
+
+Offsets into flat buffers are written max(i, 0) where a loop indexes with them: i itself, in
+a form LLVM knows to be non-negative. numba wraps negative indices around (a[-1] is the last
+element); that select in an index would stop the loop around it vectorising.
+"""
 from ._jit import kernel
-
-
-@kernel
-def nonnegative(i):
-    """max(i, 0): i itself for an index or offset, in a form LLVM knows to be non-negative.
-    numba wraps negative indices around (a[-1] is the last element); that select in an index
-    would stop the loop around it vectorising."""
-    return max(i, 0)
 
 
 @kernel

@@ -11,6 +11,8 @@ the row's loss and gradient are multiplied by w; w = 1 leaves both exactly as th
                           dL/dz = a - t
     cross_entropy         L = sum_j t_j (logsumexp(z) - z_j)      softmax output
                           dL/dz = a sum_k t_k - t
+                          logsumexp(z) = max z - log a_max, with a_max the softmax output at
+                          the largest z: exp(0) / sum_k exp(z_k - max z), at least 1/n
 
 Both cross-entropies are computed from the logits z, so saturated float32 outputs give no
 inf or NaN. ``loss_rows`` serves the row-major layouts (per-sample and batched paths),
@@ -24,12 +26,12 @@ import numpy as np
 
 from ._jit import kernel
 from .activations import softplus
-from .buffers import copy, nonnegative
+from .buffers import copy
 from .codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SOFTMAX, SQUARED_ERROR
-from .elementary import vexp, vlog1p
+from .elementary import vlog1p
 
 
-@kernel
+@kernel(inline=True)
 def delta_needs_derivative(loss, output):
     """Whether the loss leaves the output delta as dL/da, for the backward pass to multiply
     by f'(z) (squared error through an elementwise output activation)."""
@@ -44,12 +46,12 @@ def loss_rows(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, scale)
     delta holds exp(z - max z) for a while: it must not share memory with z, a or t."""
     zero = a.dtype.type(0.0)
     half = a.dtype.type(0.5)
-    a_start = nonnegative(a_start)
-    d_start = nonnegative(d_start)
+    a_start = max(a_start, 0)
+    d_start = max(d_start, 0)
     total = 0.0
     if loss == BINARY_CROSS_ENTROPY:
         for row in range(rows):
-            first = nonnegative(row * n)
+            first = max(row * n, 0)
             weight = w[row]
             row_scale = a.dtype.type(scale * weight)
             for j in range(n):
@@ -57,24 +59,16 @@ def loss_rows(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, scale)
                 delta[d_start + first + j] = row_scale * (a[a_start + first + j] - t[first + j])
     elif loss == CROSS_ENTROPY:
         for row in range(rows):
-            first = nonnegative(row * n)
-            peak = z[first]
-            for j in range(1, n):
-                peak = max(peak, z[first + j])
-            for j in range(n):
-                delta[d_start + first + j] = z[first + j] - peak
-        for i in range(rows * n):  # the exponentials of all rows in one loop
-            delta[d_start + i] = vexp(delta[d_start + i])
-        for row in range(rows):
-            first = nonnegative(row * n)
+            first = max(row * n, 0)
             weight = w[row]
             row_scale = a.dtype.type(scale * weight)
             peak = z[first]
-            sum_exp = zero
-            for j in range(n):
-                peak = max(peak, z[first + j])
-                sum_exp += delta[d_start + first + j]
-            log_sum_exp = peak + np.log(sum_exp)
+            at_peak = a[a_start + first]
+            for j in range(1, n):
+                if z[first + j] > peak:
+                    peak = z[first + j]
+                    at_peak = a[a_start + first + j]
+            log_sum_exp = peak - np.log(at_peak)
             target_sum = zero
             for j in range(n):
                 total += weight * (t[first + j] * (log_sum_exp - z[first + j]))
@@ -84,7 +78,7 @@ def loss_rows(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, scale)
                     a[a_start + first + j] * target_sum - t[first + j])
     else:  # SQUARED_ERROR
         for row in range(rows):
-            first = nonnegative(row * n)
+            first = max(row * n, 0)
             weight = w[row]
             row_scale = a.dtype.type(scale * weight)
             for j in range(n):
@@ -122,23 +116,24 @@ def loss_columns(loss, output, z, a, t, w, delta, m, n, scale, scratch):
                 total += w[i] * (softplus(zj[i], zero) - tj[i] * zj[i])
                 dj[i] = row_scale[i] * (aj[i] - tj[i])
     elif loss == CROSS_ENTROPY:
-        log_sum_exp = scratch[:m]
-        target_sum = scratch[m:2 * m]
-        sum_exp = scratch[2 * m:3 * m]
-        copy(z[:m], log_sum_exp)  # the peak, first
+        log_sum_exp = scratch[:m]  # the peak, first
+        at_peak = scratch[m:2 * m]
+        target_sum = scratch[2 * m:3 * m]
+        copy(z[:m], log_sum_exp)
+        copy(a[:m], at_peak)
         for j in range(1, n):
-            zj = z[j * m:(j + 1) * m]
+            zj, aj = z[j * m:(j + 1) * m], a[j * m:(j + 1) * m]
             for i in range(m):
-                log_sum_exp[i] = max(log_sum_exp[i], zj[i])
-        sum_exp[:] = zero
+                higher = zj[i] > log_sum_exp[i]
+                log_sum_exp[i] = zj[i] if higher else log_sum_exp[i]
+                at_peak[i] = aj[i] if higher else at_peak[i]
+        for i in range(m):  # log a = log1p(a - 1): a >= 1/n
+            log_sum_exp[i] -= vlog1p(at_peak[i] - one)
         target_sum[:] = zero
         for j in range(n):
-            zj, tj = z[j * m:(j + 1) * m], t[j * m:(j + 1) * m]
+            tj = t[j * m:(j + 1) * m]
             for i in range(m):
-                sum_exp[i] += vexp(zj[i] - log_sum_exp[i])
                 target_sum[i] += tj[i]
-        for i in range(m):  # log s = log1p(s - 1) to the last bit: s >= 1, s - 1 exact to s/2^53
-            log_sum_exp[i] += vlog1p(sum_exp[i] - one)
         for j in range(n):
             zj, tj = z[j * m:(j + 1) * m], t[j * m:(j + 1) * m]
             aj, dj = a[j * m:(j + 1) * m], delta[j * m:(j + 1) * m]

@@ -17,7 +17,7 @@ Parameters as in fastnn.kernels.batched.
 """
 from ._jit import kernel
 from .activations import activate, multiply_derivative, softmax_columns
-from .buffers import copy, nonnegative
+from .buffers import copy
 from .codes import SOFTMAX, SQUARED_ERROR
 from .losses import delta_needs_derivative, loss_columns
 from .updates import add_weight_penalty, batch_scale, penalize_and_update, record_epoch
@@ -32,7 +32,7 @@ def gather_chunk(X, order, first, m, buf):
         for p in range(X.shape[1]):
             column = buf[p * m:(p + 1) * m]
             for i in range(m):
-                column[i] = X[nonnegative(rows[i]), p]
+                column[i] = X[max(rows[i], 0), p]
     else:
         x = X[first:first + m]
         for p in range(X.shape[1]):
@@ -47,7 +47,7 @@ def gather_weights(weights, order, first, m, buf):
     if order.size > 0:
         rows = order[first:first + m]
         for i in range(m):
-            buf[i] = weights[nonnegative(rows[i])]
+            buf[i] = weights[max(rows[i], 0)]
     else:
         copy(weights[first:first + m], buf)
 
@@ -199,7 +199,7 @@ def narrow_batch_loss_grad(net, params, X, T, weights, order, start, stop, scale
     """
     sizes, _, _, activations, loss = net
     grad, chunk, acts, deltas, targets, z_out, w_chunk, scratch = work
-    n_out = nonnegative(sizes[sizes.size - 1])
+    n_out = max(sizes[sizes.size - 1], 0)
     output = activations[sizes.size - 2]
     keep_z = loss != SQUARED_ERROR
     zero = params.dtype.type(0.0)

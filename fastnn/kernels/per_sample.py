@@ -19,7 +19,6 @@ gradient goes straight into the flat ``grad`` buffer.
 """
 from . import activations, losses, updates
 from ._jit import inlined, kernel
-from .buffers import nonnegative
 from .codes import SOFTMAX
 from .losses import delta_needs_derivative
 from .updates import batch_scale, record_epoch
@@ -54,8 +53,8 @@ def train_per_sample(net, params, opt, batches, work, out):
     n_layers = sizes.size - 1
     last = n_layers - 1
     output = activations[last]
-    n_in = nonnegative(sizes[0])
-    n_out = nonnegative(sizes[n_layers])
+    n_in = max(sizes[0], 0)
+    n_out = max(sizes[n_layers], 0)
     n_samples = X.shape[0]
     n_epochs = orders.shape[0]
     shuffled = orders.shape[1] > 0
@@ -73,7 +72,7 @@ def train_per_sample(net, params, opt, batches, work, out):
                 continue
             weight_total += weight
             scale = batch_scale(mean, weight)
-            rows = nonnegative(stop - start)
+            rows = max(stop - start, 0)
             for i in range(rows):
                 r = order[start + i] if shuffled else start + i
                 for p in range(n_in):
@@ -85,15 +84,15 @@ def train_per_sample(net, params, opt, batches, work, out):
             # Forward.
             s = 0
             for layer in range(n_layers):
-                k = nonnegative(sizes[layer])
-                n = nonnegative(sizes[layer + 1])
-                w = nonnegative(w_off[layer])
-                b = nonnegative(b_off[layer])
+                k = max(sizes[layer], 0)
+                n = max(sizes[layer + 1], 0)
+                w = max(w_off[layer], 0)
+                b = max(b_off[layer], 0)
                 has_bias = b_off[layer] >= 0
-                d = nonnegative(s + rows * k)
+                d = max(s + rows * k, 0)
                 for i in range(rows):
-                    si = nonnegative(s + i * k)
-                    di = nonnegative(d + i * n)
+                    si = max(s + i * k, 0)
+                    di = max(d + i * n, 0)
                     if n >= NARROW:
                         for j in range(n):
                             acts[di + j] = params[b + j] if has_bias else zero
@@ -149,19 +148,19 @@ def train_per_sample(net, params, opt, batches, work, out):
             # Backward.
             d = top
             for layer in range(last, -1, -1):
-                k = nonnegative(sizes[layer])
-                n = nonnegative(sizes[layer + 1])
-                w = nonnegative(w_off[layer])
-                b = nonnegative(b_off[layer])
+                k = max(sizes[layer], 0)
+                n = max(sizes[layer + 1], 0)
+                w = max(w_off[layer], 0)
+                b = max(b_off[layer], 0)
                 has_bias = b_off[layer] >= 0
-                s = nonnegative(d - rows * k)
-                e = nonnegative(d - rows * n_in)
+                s = max(d - rows * k, 0)
+                e = max(d - rows * n_in, 0)
                 size = rows * n
                 if layer < last or delta_needs_derivative(loss, output):
                     multiply_derivative(activations[layer], acts, d, deltas, e, size)
                 for i in range(rows):
-                    si = nonnegative(s + i * k)
-                    ei = nonnegative(e + i * n)
+                    si = max(s + i * k, 0)
+                    ei = max(e + i * n, 0)
                     if i == 0:
                         for p in range(k):
                             a = acts[si + p]
@@ -181,9 +180,9 @@ def train_per_sample(net, params, opt, batches, work, out):
                             for j in range(n):
                                 grad[b + j] += deltas[ei + j]
                 if layer > 0:
-                    below = nonnegative(s - rows * n_in)
+                    below = max(s - rows * n_in, 0)
                     for i in range(rows):
-                        ei = nonnegative(e + i * n)
+                        ei = max(e + i * n, 0)
                         for p in range(k):
                             row = w + p * n
                             back = zero

@@ -125,7 +125,7 @@ def apply_update(opt, params, grad, lo, hi):
                             hyper[3], step[0])
 
 
-@kernel
+@kernel(inline=True)
 def parameter_range(part, n_parts, n_params):
     """(lo, hi): part ``part`` of ``n_parts`` about equal ranges of the parameters."""
     span = (n_params + n_parts - 1) // n_parts
@@ -153,7 +153,7 @@ def add_weight_penalty(l2, scale, params, grad, net, lo, hi):
     return squares
 
 
-@kernel
+@kernel(inline=True)
 def batch_scale(mean, weight):
     """The factor of a batch's gradient: 1 / its weight (the mean reduction), else 1, in
     float64: each row's factor, scale * w_i, is formed in float64 and then rounded to the
