@@ -5,7 +5,8 @@ For so few rows a layer is a few dozen multiply-adds, and what costs is the over
 it: a compiled call passing arrays (each array goes as 7 words) costs as much as the work.
 So here everything is a plain loop over flat buffers at offsets: no slice, view, reshape or
 allocation per row or layer, and the shared formulas (fastnn.kernels.activations, .losses,
-.updates) inlined by numba rather than called; activations, their derivatives and the loss
+.updates) inlined by numba rather than called (but softmax); activations, their derivatives
+and the loss
 run over a whole layer of the batch at once (vectorised, with fastnn.kernels.elementary's exp
 and tanh).
 
@@ -25,9 +26,12 @@ from .updates import batch_scale, record_epoch
 
 activate = inlined(activations.activate)
 multiply_derivative = inlined(activations.multiply_derivative)
-softmax_rows = inlined(activations.softmax_rows)
 loss_rows = inlined(losses.loss_rows)
 penalize_and_update = inlined(updates.penalize_and_update)
+softmax_rows = activations.softmax_rows
+"""The formulas every batch runs, inlined; softmax, which only a softmax output runs, called
+(compiling an inlined copy into this large kernel cost more than compiling it apart: 3% of
+its cold compile)."""
 
 NARROW = 16
 """Layers narrower than this compute z four columns at a time with the sums in registers (a
