@@ -197,12 +197,14 @@ def train_batched(net, params, opt, batches, work, out):
         epoch_weights = batch_weights[epoch if shuffled else 0]
         total = 0.0
         penalties = 0.0
+        weight_total = 0.0
         for batch in range(epoch_weights.size):
             start = batch * batch_size
             stop = min(start + batch_size, n)
             weight = epoch_weights[batch]
             if weight == 0:
                 continue
+            weight_total += weight
             scale = batch_scale(mean, weight)
             part_rows = (stop - start + n_parts - 1) // n_parts
             total += batch_loss_grad(net, params, X, T, weights, order, start, stop, part_rows,
@@ -213,7 +215,7 @@ def train_batched(net, params, opt, batches, work, out):
                 lo, hi = parameter_range(part, n_parts, params.size)
                 batch_penalty += penalize_and_update(l2, scale, params, grad, net, opt, lo, hi)
             penalties += batch_penalty
-        if not record_epoch(epoch, total, penalties, epoch_weights, out):
+        if not record_epoch(epoch, total, penalties, weight_total, out):
             return epoch + 1
     return n_epochs
 

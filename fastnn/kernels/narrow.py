@@ -242,18 +242,20 @@ def train_narrow(net, params, opt, batches, work, out):
         epoch_weights = batch_weights[epoch if shuffled else 0]
         total = 0.0
         penalties = 0.0
+        weight_total = 0.0
         for batch in range(epoch_weights.size):
             start = batch * batch_size
             stop = min(start + batch_size, n_samples)
             weight = epoch_weights[batch]
             if weight == 0:
                 continue
+            weight_total += weight
             scale = batch_scale(mean, weight)
             total += narrow_batch_loss_grad(net, params, X, T, weights, order, start, stop,
                                             scale, work)
             step[0] += 1
             penalties += penalize_and_update(l2, scale, params, grad, net, opt, 0, params.size)
-        if not record_epoch(epoch, total, penalties, epoch_weights, out):
+        if not record_epoch(epoch, total, penalties, weight_total, out):
             return epoch + 1
     return n_epochs
 

@@ -40,12 +40,14 @@ def train_threaded(net, params, opt, batches, work, out):
         epoch_weights = batch_weights[epoch if shuffled else 0]
         total = 0.0
         penalties = 0.0
+        weight_total = 0.0
         for batch in range(epoch_weights.size):
             start = batch * batch_size
             rows = min(batch_size, n - start)
             weight = epoch_weights[batch]
             if weight == 0:
                 continue
+            weight_total += weight
             scale = batch_scale(mean, weight)
             part_rows = (rows + n_parts - 1) // n_parts
             for part in prange(n_parts):
@@ -81,7 +83,7 @@ def train_threaded(net, params, opt, batches, work, out):
                 batch_penalty += part_penalties[part]
             total += batch_total
             penalties += batch_penalty
-        if not record_epoch(epoch, total, penalties, epoch_weights, out):
+        if not record_epoch(epoch, total, penalties, weight_total, out):
             return epoch + 1
     return n_epochs
 

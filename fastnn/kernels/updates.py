@@ -177,16 +177,12 @@ def penalize_and_update(l2, scale, params, grad, net, opt, lo, hi):
 
 
 @kernel
-def record_epoch(epoch, loss_sum, penalty_sum, epoch_weights, out):
-    """The end of an epoch: its loss (loss_sum + penalty_sum) over its weight (the sum of its
-    batches' weights, epoch_weights) and the penalty part of it, into out = (epoch_losses,
-    epoch_penalties). Returns whether that loss is finite (as abs(x) < inf: fast-math (nsz,
-    reassoc) folds np.isfinite away); the training loops stop after the first epoch whose
-    loss is not."""
+def record_epoch(epoch, loss_sum, penalty_sum, weight_sum, out):
+    """The end of an epoch: its loss (loss_sum + penalty_sum) / weight_sum and the penalty
+    part of it, into out = (epoch_losses, epoch_penalties). Returns whether that loss is
+    finite (as abs(x) < inf: fast-math (nsz, reassoc) folds np.isfinite away); the training
+    loops stop after the first epoch whose loss is not."""
     epoch_losses, epoch_penalties = out
-    weight_sum = 0.0
-    for batch in range(epoch_weights.size):  # in order, as the batches ran
-        weight_sum += epoch_weights[batch]
     total = loss_sum + penalty_sum
     epoch_losses[epoch] = total / weight_sum
     epoch_penalties[epoch] = penalty_sum / weight_sum
