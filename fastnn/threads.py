@@ -3,17 +3,19 @@
 
 The split fixes the arithmetic: on threads (fastnn.kernels.threaded) or on one thread
 (fastnn.kernels.batched.train_batched with the same number of parts, one product per part)
-training ends on the same bits. Whether the parts run on threads is measured, not assumed:
-with another process keeping one core of two busy, W6's batches on 2 threads ran at 67k-128k
+training ends on the same bits. Whether the parts run on threads follows the machine: with
+another process keeping one core of two busy, W6's batches on 2 threads ran at 67k-128k
 samples/s against 720k on one (a thread that has lost its core holds up every batch), the
-collapse PyTorch's and OpenBLAS's own thread pools show there. So each training shape runs
-both ways, keeps the faster, and tries the other again now and then (ThreadChoice).
+collapse PyTorch's and OpenBLAS's own thread pools show there. So threads run only while the
+other cores are free (free_cores), and a long fit measures both ways and keeps the faster
+(ThreadChoice).
 
 BLAS runs on one thread meanwhile (threadpoolctl): OpenBLAS's own threads, spinning while
 they wait for work, took the second core from the parts' threads (W6: 450k samples/s with
 them, 920k without).
 """
 import functools
+import glob
 import os
 import time
 
@@ -28,11 +30,40 @@ from .kernels.threaded import thread_probe
 def usable_threads():
     """Threads numba may run here: its thread count, but no more than the cores this
     process may use."""
+    return max(1, min(numba.get_num_threads(), usable_cores()))
+
+
+def free_cores():
+    """Cores this process may use that nothing else wants now: the usable cores less this
+    thread and less the runnable tasks of other processes (Linux's count of runnable tasks in
+    /proc/loadavg, less this process's running threads); None where that count is unknown."""
     try:
-        cores = len(os.sched_getaffinity(0))
+        with open("/proc/loadavg") as file:
+            running = int(file.read().split()[3].split("/")[0])
+        if running > 1:  # this thread is one of them
+            running -= sum(_is_running(task) for task in glob.glob("/proc/self/task/*/stat"))
+        else:
+            running = 0
+    except (OSError, ValueError, IndexError):
+        return None
+    return usable_cores() - 1 - max(running, 0)
+
+
+def _is_running(stat_path):
+    try:
+        with open(stat_path) as file:
+            stat = file.read()
+    except OSError:  # the thread ended
+        return False
+    return stat[stat.rindex(")") + 2] == "R"
+
+
+def usable_cores():
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(numba.get_num_threads(), cores))
+        return os.cpu_count() or 1
 
 
 @functools.cache
@@ -63,20 +94,20 @@ def one_blas_thread():
 
 
 class ThreadChoice:
-    """Whether a training shape runs its parts on threads, by the throughput each way.
+    """Whether a training shape runs its parts on threads, by the machine and by the
+    throughput each way.
 
-    Each way's first call is a warm-up, not counted (the first epochs on threads ran at half
-    speed: W6 500-570k samples/s against 940k after). Then each way is measured by a probe of
-    about PROBE_SECONDS. Then the faster one runs, in calls of about RUN_SECONDS (so a long
-    fit comes back to choose), and the slower one is probed again once the faster has run
-    PROBE_AFTER seconds, then twice as long each time the slower is still slower, up to
-    MAX_PROBE_AFTER; and never before the faster has run 1/PROBE_SHARE times as long as the
-    last probe took (a probe is at least one epoch: one of W7's takes 0.4-0.7 s). So a wrong
-    first measurement (on a virtual machine whose second core the host had not yet woken,
-    threads measured 480k and one thread won for a whole benchmark) is put right soon, and a
-    machine whose load changes is followed, without paying for many slow calls. A way's
-    throughput is its sample-steps over its seconds, older calls weighing half as much every
-    ``HALF_LIFE`` seconds.
+    While other processes take the cores the parts would need, one thread runs. Otherwise the
+    first way is threads, and a fit too short to repay a measurement of the other way runs on
+    them throughout: a probe costs a warm-up call, compiling or loading the other kernel and
+    calls at the slower speed. The other way is probed once the first has run PROBE_AFTER
+    seconds and 1/PROBE_SHARE times as long as a probe takes (at least PROBE_SECONDS and one
+    epoch: one of W7's takes 0.4-0.7 s). Then the faster runs, in calls of about RUN_SECONDS
+    (so a long fit comes back to choose), and the slower is probed again after PROBE_AFTER,
+    twice as late each time it is still slower, up to MAX_PROBE_AFTER. Each way's first call
+    is a warm-up, not counted (the first epochs on threads ran at half speed: W6 500-570k
+    samples/s against 940k after). A way's throughput is its sample-steps over its seconds,
+    older calls weighing half as much every ``HALF_LIFE`` seconds.
     """
 
     PROBE_SECONDS = 0.01
@@ -91,7 +122,7 @@ class ThreadChoice:
         self.samples = {True: 0.0, False: 0.0}
         self.seconds = {True: 0.0, False: 0.0}
         self.when = {True: 0.0, False: 0.0}  # the end of each way's last counted call
-        self.rough = None  # the last call's throughput, warm-ups included: sizes probes
+        self.rough = None  # the last call's throughput, warm-ups included: sizes calls
         self.probe_after = self.PROBE_AFTER
         self.ran = 0.0  # seconds run without probing since the last probe
         self.probe_seconds = 0.0  # the last probe's
@@ -100,13 +131,20 @@ class ThreadChoice:
         """Sample-steps per second run that way lately (None before it was measured)."""
         return self.samples[threaded] / self.seconds[threaded] if self.seconds[threaded] else None
 
-    def best(self):
-        """The way to run now, and whether that call is a probe (or a warm-up)."""
-        for way in (True, False):
-            if self.rate(way) is None:
-                return way, True
-        faster = self.rate(True) >= self.rate(False)
-        if self.ran >= max(self.probe_after, self.probe_seconds / self.PROBE_SHARE):
+    def best(self, cores_free=True, n_samples=0):
+        """The way to run now, and whether that call is a probe (or its warm-up), when the
+        cores the parts need are free or not and an epoch has ``n_samples`` samples."""
+        if not cores_free:
+            return False, False
+        if self.rate(True) is None and self.rate(False) is None:
+            return True, False
+        if self.rate(False) is None or self.rate(True) is None:
+            faster = self.rate(True) is not None
+        else:
+            faster = self.rate(True) >= self.rate(False)
+        epoch = n_samples / self.rough if self.rough else 0.0
+        probe = max(self.probe_seconds, self.PROBE_SECONDS, epoch)
+        if self.ran >= max(self.probe_after, probe / self.PROBE_SHARE):
             return not faster, True
         return faster, False
 
@@ -125,13 +163,13 @@ class ThreadChoice:
         now = time.monotonic() if now is None else now
         seconds = max(seconds, 1e-9)
         self.rough = samples / seconds
+        self.calls[threaded] += 1
+        if self.calls[threaded] == 1:  # a warm-up: a probe goes on after it
+            return
         if probe:
             self.ran, self.probe_seconds = 0.0, seconds
         else:
             self.ran += seconds
-        self.calls[threaded] += 1
-        if self.calls[threaded] == 1:
-            return
         known = self.rate(True) is not None and self.rate(False) is not None
         was_faster = known and self.rate(True) >= self.rate(False)
         weight = 0.5 ** ((now - self.when[threaded]) / self.HALF_LIFE)

@@ -1,6 +1,10 @@
 """The batched path split into parts (fastnn.kernels.threaded, fastnn.threads): what the
 generated comparisons of test_paths.py do not reach: more parts than threads, parts longer
 than a block, the same bits on threads or not, and the choice between the two."""
+import subprocess
+import sys
+import time
+
 import numba
 import numpy as np
 import pytest
@@ -22,7 +26,8 @@ def parts(monkeypatch):
     def split(n, threaded=None):
         monkeypatch.setattr(paths, "batch_parts", lambda rows, sizes: n)
         if threaded is not None:
-            monkeypatch.setattr(threads.ThreadChoice, "best", lambda self: (threaded, False))
+            monkeypatch.setattr(threads.ThreadChoice, "best",
+                                lambda self, *machine: (threaded, False))
     return split
 
 
@@ -80,7 +85,7 @@ def test_threads_or_not_give_the_same_bits(parts, monkeypatch, dtype, batch_size
             parts(2)
             calls = iter(range(1000))
             monkeypatch.setattr(threads.ThreadChoice, "best",
-                                lambda self: (next(calls) % 2 == 0, True))
+                                lambda self, *machine: (next(calls) % 2 == 0, True))
             monkeypatch.setattr(threads.ThreadChoice, "epochs", lambda self, *way: 1)
         else:
             parts(2, threaded)
@@ -123,34 +128,64 @@ def test_blas_runs_on_one_thread_inside():
                    if lib["user_api"] == "blas")
 
 
-def test_choice_warms_up_measures_both_ways_then_keeps_the_faster():
+def test_free_cores_counts_other_processes():
+    if threads.free_cores() is None:
+        pytest.skip("no count of runnable tasks here (not Linux)")
+    assert threads.free_cores() <= threads.usable_cores() - 1
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)
+        assert threads.free_cores() <= threads.usable_cores() - 2
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+def test_choice_starts_on_threads_and_probes_only_a_long_run():
+    """A short fit runs on threads throughout; the other way is measured once threads ran
+    PROBE_AFTER seconds (its first call a warm-up), then the faster runs."""
     choice = threads.ThreadChoice()
-    assert choice.best() == (True, True) and choice.epochs(True, True, 100) == 1
-    choice.record(True, True, 100, 1e-3, now=0.5)      # a warm-up: not counted
-    assert choice.rate(True) is None
-    assert choice.best() == (True, True)
-    assert choice.epochs(True, True, 100) == 1000 * choice.PROBE_SECONDS  # sized by the warm-up
-    choice.record(True, True, 1000, 0.01, now=1.0)
-    assert choice.best() == (False, True)
-    choice.record(False, True, 500, 0.01, now=1.5)      # warm-up
-    choice.record(False, True, 500, 0.01, now=2.0)
-    assert choice.best() == (True, False)
-    assert choice.epochs(True, False, 10) == 10_000 * choice.RUN_SECONDS  # calls of RUN_SECONDS
-    choice.record(True, False, 9000, 0.9 * choice.PROBE_AFTER, now=3.0)
-    assert choice.best() == (True, False)
-    choice.record(True, False, 1000, 0.1 * choice.PROBE_AFTER, now=4.0)
-    assert choice.best() == (False, True)  # a probe of the slower way
+    assert choice.best() == (True, False) and choice.epochs(True, False, 100) == 1
+    choice.record(True, False, 100, 1e-3, now=0.5)      # a warm-up: not counted
+    assert choice.rate(True) is None and choice.best() == (True, False)
+    assert choice.epochs(True, False, 10) == 10_000 * choice.RUN_SECONDS  # sized by the warm-up
+    choice.record(True, False, 900, 0.9 * choice.PROBE_AFTER, now=1.0)
+    assert choice.best(True, 10) == (True, False)
+    choice.record(True, False, 100, 0.1 * choice.PROBE_AFTER, now=1.1)
+    assert choice.best(True, 10) == (False, True)
+    choice.record(False, True, 50, 0.01, now=1.2)        # the probe's warm-up
+    assert choice.best(True, 10) == (False, True)
+    choice.record(False, True, 50, 0.01, now=1.3)
+    assert choice.best(True, 10) == (True, False)        # threads were faster
+    choice.record(True, False, 10_000 * choice.PROBE_AFTER, choice.PROBE_AFTER, now=1.4)
+    assert choice.best(True, 10) == (False, True)        # the slower way again, later
+
+
+def test_choice_runs_one_thread_while_the_cores_are_taken():
+    choice = threads.ThreadChoice()
+    assert choice.best(False) == (False, False)
+    choice.record(False, False, 100, 1e-3, now=0.5)
+    choice.record(False, False, 1000, 0.01, now=0.6)
+    assert choice.best(False) == (False, False)
+    assert choice.best(True) == (False, False)           # free again: probe threads later
 
 
 def test_choice_keeps_long_probes_rare():
-    """A probe is at least an epoch: the faster way runs 1/PROBE_SHARE times as long first."""
-    choice = warmed_choice()
-    choice.record(True, True, 1000, 1.0, now=1.0)
-    choice.record(False, True, 500, 1.0, now=2.0)     # a probe of one second
+    """A probe is at least an epoch: the faster way runs 1/PROBE_SHARE times as long first,
+    so a fit of a few long epochs is never probed."""
+    choice = threads.ThreadChoice()
+    choice.record(True, False, 1000, 1.0, now=0.0)
+    choice.record(True, False, 1000, 1.0, now=1.0)       # epochs of a second
+    choice.record(True, False, 8000, 8.0, now=9.0)
+    assert choice.best(True, 1000) == (True, False)
+    choice.record(True, False, 1000, 1.0, now=10.0)
+    assert choice.best(True, 1000) == (False, True)
+    choice.record(False, True, 500, 1.0, now=11.0)       # warm-up
+    choice.record(False, True, 500, 1.0, now=12.0)       # a probe of one second
     choice.record(True, False, 990 / choice.PROBE_SHARE, 0.99 / choice.PROBE_SHARE, now=20.0)
-    assert choice.best() == (True, False)
+    assert choice.best(True, 1000) == (True, False)
     choice.record(True, False, 20 / choice.PROBE_SHARE, 0.02 / choice.PROBE_SHARE, now=22.0)
-    assert choice.best() == (False, True)
+    assert choice.best(True, 1000) == (False, True)
 
 
 def warmed_choice():
