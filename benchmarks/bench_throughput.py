@@ -1,8 +1,9 @@
 """asv: training throughput per workload and implementation, at the reduced (--quick) size.
 
-``time_train`` is one training run (compilation excluded: setup makes the first call).
-``track_*`` record ``python -m fastnn bench --quick``: fastnn and the reference interleaved
-in one process, so their ratio is measured under the same conditions.
+``time_train`` is one training run (compilation excluded: setup makes the first call), of
+fastnn, the workload's plain NumPy (fastnn.tools.plain) and fastnn.reference side by side.
+``track_*`` record ``python -m fastnn bench --quick``: the three interleaved in one process,
+so their ratios are measured under the same conditions.
 """
 from fastnn.tools import bench
 from fastnn.tools.workloads import WORKLOADS
@@ -20,13 +21,13 @@ class Train:
 
     def setup(self, workload_id, implementation):
         self.workload = workload(workload_id)
-        self.cls = bench.IMPLEMENTATIONS[implementation]
+        self.train = bench.IMPLEMENTATIONS[implementation]
         self.data = self.workload.data(quick=True)
         self.epochs = self.workload.epochs_for(quick=True)
-        self.workload.train(self.cls, self.data, 1)
+        self.train(self.workload, self.data, 1)
 
     def time_train(self, workload_id, implementation):
-        self.workload.train(self.cls, self.data, self.epochs)
+        self.train(self.workload, self.data, self.epochs)
 
 
 class Bench:
@@ -43,7 +44,25 @@ class Bench:
         return rows[workload_id]["ratio"]
     track_ratio.params = IDS
     track_ratio.param_names = ["workload"]
-    track_ratio.unit = "fastnn / reference"
+    track_ratio.unit = "fastnn / plain NumPy"
+
+    def track_ratio_reference(self, rows, workload_id):
+        if workload_id not in rows:
+            workload(workload_id)
+        return rows[workload_id]["ratio_reference"]
+    track_ratio_reference.params = IDS
+    track_ratio_reference.param_names = ["workload"]
+    track_ratio_reference.unit = "fastnn / reference"
+
+    def track_fraction_of_gemm_peak(self, rows, workload_id, implementation):
+        if workload_id not in rows:
+            workload(workload_id)
+        if f"{implementation}_of_peak" not in rows[workload_id]:
+            raise NotImplementedError(f"{workload_id} is not BLAS-bound")
+        return rows[workload_id][f"{implementation}_of_peak"]
+    track_fraction_of_gemm_peak.params = (IDS, IMPLEMENTATIONS)
+    track_fraction_of_gemm_peak.param_names = ["workload", "implementation"]
+    track_fraction_of_gemm_peak.unit = "of the GEMM peak"
 
     def track_sample_steps_per_second(self, rows, workload_id, implementation):
         if workload_id not in rows:

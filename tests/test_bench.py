@@ -2,6 +2,7 @@
 import dataclasses
 import importlib.util
 import json
+import os
 
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ from fastnn.tools.workloads import WORKLOADS
 
 
 @pytest.mark.parametrize("workload_id", sorted(WORKLOADS))
-def test_both_implementations_start_equal_and_train_alike(workload_id):
+def test_implementations_start_equal_and_train_alike(workload_id):
+    """fastnn, the reference and the workload's plain NumPy: the same losses every epoch."""
     workload = WORKLOADS[workload_id]
     if workload.missing_requirements():
         pytest.skip(f"{workload_id} needs {workload.missing_requirements()} (optional extras)")
@@ -25,19 +27,50 @@ def test_both_implementations_start_equal_and_train_alike(workload_id):
         data = data[0][:256], data[1][:256]
     _, h_fast = workload.train(fastnn.MLP, data, epochs)
     _, h_ref = workload.train(fastnn.reference.MLP, data, epochs)
-    np.testing.assert_allclose(h_fast.loss, h_ref.loss, rtol=1e-9 if fast.dtype == np.float64 else 1e-4)
+    plain_losses = workload.train_plain(data, epochs)
+    rtol = 1e-9 if fast.dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(h_fast.loss, h_ref.loss, rtol=rtol)
+    np.testing.assert_allclose(plain_losses, h_ref.loss, rtol=rtol)
+
+
+def test_flops_per_sample():
+    """W7: 784-256-128-10, no delta into the input: 4 x 234,752 + 2 x 34,048."""
+    assert WORKLOADS["W7"].flops_per_sample() == 4 * 234_752 + 2 * 34_048
+    assert [w for w in WORKLOADS if bench.blas_bound(WORKLOADS[w])] == ["W6", "W7"]
 
 
 def test_bench_command_prints_the_table_and_writes_json(tmp_path, capsys):
     path = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--workloads", "W1,W3", "--repeat", "1", "--json", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "| W1 xor" in out and "| W3 bits" in out and "ratio" in out
+    assert "| W1 xor" in out and "| W3 bits" in out and "fastnn / plain" in out
+    assert "GEMM peak (2048x2048, BLAS threads): float32 " in out and "\nBLAS: " in out
     rows = json.loads(path.read_text())
     assert [r["workload"] for r in rows] == ["W1", "W3"]
     for r in rows:
-        assert r["fastnn_per_s"] > 0 and r["reference_per_s"] > 0
+        assert r["fastnn_per_s"] > 0 and r["plain_per_s"] > 0 and r["reference_per_s"] > 0
+        assert r["ratio"] == pytest.approx(r["fastnn_per_s"] / r["plain_per_s"])
         assert r["loss_rel_diff"] < 1e-9
+        assert "fastnn_of_peak" not in r  # not BLAS-bound
+
+
+def test_peak_fractions_of_a_blas_bound_workload():
+    row = {"fastnn_per_s": 100_000.0, "plain_per_s": 50_000.0, "reference_per_s": 25_000.0}
+    bench.add_peak_fractions(row, WORKLOADS["W7"], {"float32": 200.0, "float64": 100.0})
+    flops = WORKLOADS["W7"].flops_per_sample()
+    assert row["fastnn_of_peak"] == pytest.approx(100_000 * flops / 200e9)
+    assert row["plain_of_peak"] == pytest.approx(row["fastnn_of_peak"] / 2)
+
+
+def test_bench_blas_native_runs_a_worker_without_the_openblas_settings(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")  # as the image sets it
+    lines = []
+    rows = bench.run(["W1"], quick=True, repeat=1, blas_native=True, out=lines.append)
+    assert lines[0].startswith("--blas-native: a worker process without OPENBLAS_CORETYPE")
+    assert any(line.startswith("BLAS: ") and "no OpenBLAS settings in the environment" in line
+               for line in lines)
+    assert [r["workload"] for r in rows] == ["W1"] and rows[0]["fastnn_per_s"] > 0
+    assert os.environ["OPENBLAS_CORETYPE"] == "Haswell"  # this process keeps its settings
 
 
 def test_bench_rejects_unknown_workloads():
@@ -106,7 +139,7 @@ def test_bench_peers_command(tmp_path, capsys):
     assert main(["bench", "--quick", "--workloads", "W4", "--repeat", "1", "--peers",
                  "--json", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "| W4 | torch 1 thread |" in out and "peer / reference" in out
+    assert "| W4 | torch 1 thread |" in out and "peer / plain" in out
     (row,) = json.loads(path.read_text())
     torch_peers = [p for p in row["peers"] if p["name"].startswith("torch")]
     assert torch_peers and all(p["per_s"] > 0 for p in torch_peers)

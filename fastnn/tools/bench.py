@@ -1,11 +1,19 @@
-"""``python -m fastnn bench``: training throughput of fastnn against the NumPy reference.
+"""``python -m fastnn bench``: training throughput of fastnn against plain NumPy.
 
 Throughput is sample-steps per second (one sample through forward, backward and update).
-All implementations run the same workload from the same weights in one process,
-interleaved (fastnn, reference, [peers,] fastnn, reference, ...), and the median of the
-repeats is reported, so a noisy machine does not favour one side. Each implementation's
-first call (for fastnn: compilation, or loading the compiled code from the cache) is timed
-on its own and excluded. ``--peers`` adds PyTorch and scikit-learn (fastnn.tools.peers).
+Every workload runs on fastnn, on the plain NumPy a tutorial reader writes for it
+(fastnn.tools.plain: the headline ratio) and on fastnn.reference (the generic NumPy
+implementation the tests compare against), from the same weights in one process,
+interleaved (fastnn, plain, reference, [peers,] fastnn, ...); the median of the repeats is
+reported, so a noisy machine does not favour one side. Each implementation's first call (for
+fastnn: compilation, or loading the compiled code from the cache) is timed on its own and
+excluded. ``--peers`` adds PyTorch and scikit-learn (fastnn.tools.peers).
+
+The run also measures the BLAS's matrix-product peak (GEMM_SIZE squared, every thread) and
+gives each workload on the batched path (the BLAS-bound ones) its fraction of that peak.
+``--blas-native`` runs everything in a worker process whose environment lacks the OpenBLAS
+settings an image may pin (BLAS_SETTINGS), so OpenBLAS picks the kernels for this CPU as on
+users' machines.
 
 ``FreshProcess`` measures compile time and first-call latency in a new process with a chosen
 Numba cache folder; the benchmark suites in benchmarks/ use it and ``IMPLEMENTATIONS``.
@@ -18,12 +26,28 @@ import subprocess
 import sys
 import time
 
-from .. import reference
+import numpy as np
+
+from .. import paths, reference
 from ..model import MLP
 from .peers import FASTNN_SKLEARN, SKLEARN, Unsupported, available as available_peers
 from .workloads import WORKLOADS
 
-IMPLEMENTATIONS = {"fastnn": MLP, "reference": reference.MLP}
+
+def _train_with(cls):
+    return lambda workload, data, epochs: workload.train(cls, data, epochs)[1].loss[-1]
+
+
+IMPLEMENTATIONS = {
+    "fastnn": _train_with(MLP),
+    "plain": lambda workload, data, epochs: workload.train_plain(data, epochs)[-1],
+    "reference": _train_with(reference.MLP),
+}
+"""name -> train(workload, data, epochs) -> the last epoch's loss: fastnn, the plain NumPy of
+fastnn.tools.plain, and fastnn.reference."""
+BLAS_SETTINGS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+"""Environment variables that pin OpenBLAS's kernels; --blas-native removes them."""
+GEMM_SIZE = 2048
 
 
 def _timed(run):
@@ -46,12 +70,31 @@ def interleaved(runs, repeat):
     return {name: statistics.median(t) for name, t in times.items()}, results
 
 
+def gemm_peak(dtype, size=GEMM_SIZE, repeat=3):
+    """GFLOP/s of the best of ``repeat`` size x size products in ``dtype`` through SciPy's
+    BLAS (the one fastnn's kernels call), on BLAS's own threads."""
+    from scipy.linalg import blas
+    gemm = blas.sgemm if np.dtype(dtype) == np.float32 else blas.dgemm
+    a = np.asfortranarray(np.random.default_rng(0).standard_normal((size, size)), dtype)
+    gemm(1.0, a, a)
+    best = min(_timed(lambda: gemm(1.0, a, a))[0] for _ in range(repeat))
+    return 2 * size ** 3 / best / 1e9
+
+
+def blas_bound(workload):
+    """Whether fastnn trains the workload on the batched path, whose products BLAS runs."""
+    net = workload.make_network(MLP)
+    rows = workload.batch_size or len(workload.data(quick=True)[0])
+    return paths.choose("train", rows, net.sizes, net.dtype.itemsize).kind == paths.BATCHED
+
+
 def measure(workload, quick=False, repeat=3, peers=()):
-    """A result row for one workload; with ``peers`` (fastnn.tools.peers.Peer), a "peers" list too."""
+    """A result row for one workload; with ``peers`` (fastnn.tools.peers.Peer), a "peers" list
+    too."""
     data = workload.data(quick)
     epochs = workload.epochs_for(quick)
-    runs = {name: lambda e, cls=cls: workload.train(cls, data, e)[1].loss[-1]
-            for name, cls in IMPLEMENTATIONS.items()}
+    runs = {name: lambda e, train=train: train(workload, data, e)
+            for name, train in IMPLEMENTATIONS.items()}
     notes, unsupported = {}, {}
     for peer in peers:
         try:
@@ -64,14 +107,16 @@ def measure(workload, quick=False, repeat=3, peers=()):
     steps = workload.sample_steps(data, epochs)
     rate = {name: steps / median for name, median in seconds.items()}
     row = {"workload": workload.id, "title": workload.title, "epochs": epochs,
-           "sample_steps": steps, "fastnn_per_s": rate["fastnn"],
-           "reference_per_s": rate["reference"], "ratio": rate["fastnn"] / rate["reference"],
-           "fastnn_loss": losses["fastnn"], "reference_loss": losses["reference"],
-           "loss_rel_diff": abs(losses["fastnn"] - losses["reference"]) / abs(losses["reference"]),
-           "first_call_s": first_call["fastnn"]}
+           "sample_steps": steps, "first_call_s": first_call["fastnn"],
+           "ratio": rate["fastnn"] / rate["plain"],
+           "ratio_reference": rate["fastnn"] / rate["reference"],
+           "loss_rel_diff": max(abs(losses["fastnn"] - losses[name]) / abs(losses[name])
+                                for name in ("plain", "reference"))}
+    for name in IMPLEMENTATIONS:
+        row[f"{name}_per_s"], row[f"{name}_loss"] = rate[name], losses[name]
     if peers:
         row["peers"] = [{"name": name, "per_s": rate[name],
-                         "vs_reference": rate[name] / rate["reference"],
+                         "vs_plain": rate[name] / rate["plain"],
                          "fastnn_vs_peer": rate["fastnn"] / rate[name], "loss": losses[name],
                          "first_call_s": first_call[name], "note": note}
                         for name, note in notes.items()]
@@ -79,22 +124,37 @@ def measure(workload, quick=False, repeat=3, peers=()):
     return row
 
 
+def add_peak_fractions(row, workload, peaks):
+    """For a BLAS-bound workload, the fraction of the GEMM peak of its dtype (``peaks``: dtype
+    name -> GFLOP/s) each implementation reached."""
+    if blas_bound(workload):
+        peak = peaks[workload.make_network(MLP).dtype.name]
+        gflops = workload.flops_per_sample() / 1e9
+        row["gemm_peak_gflops"] = peak
+        row.update({f"{name}_of_peak": row[f"{name}_per_s"] * gflops / peak
+                    for name in IMPLEMENTATIONS})
+
+
 def format_table(rows):
-    lines = ["| workload | fastnn steps/s | reference steps/s | ratio | final loss fastnn | "
-             "final loss reference | loss rel. diff | first call s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| workload | fastnn steps/s | plain NumPy steps/s | fastnn / plain | "
+             "reference steps/s | fastnn / reference | final loss fastnn | loss rel. diff | "
+             "of GEMM peak fastnn, plain | first call s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        peak = (f"{r['fastnn_of_peak']:.0%}, {r['plain_of_peak']:.0%}"
+                if "fastnn_of_peak" in r else "")
         lines.append(f"| {r['workload']} {r['title']} | {r['fastnn_per_s']:,.0f} | "
-                     f"{r['reference_per_s']:,.0f} | {r['ratio']:.1f}x | {r['fastnn_loss']:.6g} | "
-                     f"{r['reference_loss']:.6g} | {r['loss_rel_diff']:.0e} | {r['first_call_s']:.2f} |")
+                     f"{r['plain_per_s']:,.0f} | {r['ratio']:.1f}x | {r['reference_per_s']:,.0f} | "
+                     f"{r['ratio_reference']:.1f}x | {r['fastnn_loss']:.6g} | "
+                     f"{r['loss_rel_diff']:.0e} | {peak} | {r['first_call_s']:.2f} |")
     return "\n".join(lines)
 
 
 def format_peers_table(rows):
-    """One line per workload and peer: its throughput, its ratio to the reference (measured
-    in the same run) and fastnn's ratio to it, its final loss next to fastnn's, and how it
+    """One line per workload and peer: its throughput, its ratio to plain NumPy (measured in
+    the same run) and fastnn's ratio to it, its final loss next to fastnn's, and how it
     trains (or why it cannot)."""
-    lines = ["| workload | peer | steps/s | peer / reference | fastnn / peer | final loss peer | "
+    lines = ["| workload | peer | steps/s | peer / plain | fastnn / peer | final loss peer | "
              "final loss fastnn | how |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
     for r in rows:
@@ -104,7 +164,7 @@ def format_peers_table(rows):
                              f"cannot: {p['unsupported']} |")
             else:
                 lines.append(f"| {r['workload']} | {p['name']} | {p['per_s']:,.0f} | "
-                             f"{p['vs_reference']:.2f}x | {p['fastnn_vs_peer']:.1f}x | "
+                             f"{p['vs_plain']:.2f}x | {p['fastnn_vs_peer']:.1f}x | "
                              f"{p['loss']:.6g} | {r['fastnn_loss']:.6g} | {p['note']} |")
     return "\n".join(lines)
 
@@ -119,13 +179,19 @@ def format_estimator_ratios(rows):
     return f"\n{FASTNN_SKLEARN} / {SKLEARN}: {', '.join(ratios)}" if ratios else ""
 
 
-def run(workload_ids=None, quick=False, repeat=3, json_path=None, peers=False, out=print):
+def run(workload_ids=None, quick=False, repeat=3, json_path=None, peers=False,
+        blas_native=False, out=print):
+    """Measure the workloads (all by default), print the tables and return the rows; with
+    ``blas_native``, in a worker process without BLAS_SETTINGS."""
     ids = workload_ids or list(WORKLOADS)
     unknown = [i for i in ids if i not in WORKLOADS]
     if unknown:
         raise ValueError(f"--workloads: unknown {', '.join(unknown)}; known: {', '.join(WORKLOADS)}")
+    if blas_native:
+        return _run_in_worker(ids, quick, repeat, json_path, peers, out)
     out(f"fastnn bench{' --quick' if quick else ''}: {describe_machine()}; median of {repeat} "
         "interleaved runs")
+    out(describe_blas())
     peer_list = []
     if peers:
         peer_list, missing = available_peers()
@@ -133,13 +199,20 @@ def run(workload_ids=None, quick=False, repeat=3, json_path=None, peers=False, o
             out(f"peer skipped: {line}")
     rows = []
     for workload_id in ids:
-        missing = WORKLOADS[workload_id].missing_requirements()
+        workload = WORKLOADS[workload_id]
+        missing = workload.missing_requirements()
         if missing:
             out(f"{workload_id} skipped: needs {', '.join(missing)} (pip install fastnn[bench])")
             continue
-        rows.append(measure(WORKLOADS[workload_id], quick, repeat, peer_list))
+        rows.append(measure(workload, quick, repeat, peer_list))
         out(format_table(rows[-1:]).splitlines()[-1])
+    # after the workloads: BLAS's threads spin for a while after a large product
+    peaks = {np.dtype(dtype).name: gemm_peak(dtype) for dtype in (np.float32, np.float64)}
+    for row in rows:
+        add_peak_fractions(row, WORKLOADS[row["workload"]], peaks)
     out("")
+    out("GEMM peak ({0}x{0}, BLAS threads): ".format(GEMM_SIZE) + ", ".join(
+        f"{name} {gflops:.0f} GFLOP/s" for name, gflops in peaks.items()))
     out(format_table(rows))
     if peer_list:
         out("")
@@ -150,6 +223,47 @@ def run(workload_ids=None, quick=False, repeat=3, json_path=None, peers=False, o
             json.dump(rows, file, indent=2)
     warn_if_busy(out)
     return rows
+
+
+_WORKER = """
+import json, sys
+from fastnn.tools import bench
+arguments = json.loads(sys.argv[1])
+rows = bench.run(**arguments, out=lambda line: print(line, flush=True))
+print("rows " + json.dumps(rows), flush=True)
+"""
+
+
+def _run_in_worker(ids, quick, repeat, json_path, peers, out):
+    env = {name: value for name, value in os.environ.items() if name not in BLAS_SETTINGS}
+    arguments = json.dumps({"workload_ids": ids, "quick": quick, "repeat": repeat,
+                            "json_path": json_path, "peers": peers})
+    removed = [name for name in BLAS_SETTINGS if name in os.environ]
+    out(f"--blas-native: a worker process without {', '.join(removed) or 'BLAS settings (none set)'}")
+    with subprocess.Popen([sys.executable, "-c", _WORKER, arguments], env=env, text=True,
+                          stdout=subprocess.PIPE) as worker:
+        rows = None
+        for line in worker.stdout:
+            if line.startswith("rows "):
+                rows = json.loads(line[5:])
+            else:
+                out(line.rstrip("\n"))
+    if worker.returncode or rows is None:
+        raise RuntimeError(f"the bench worker process failed (exit status {worker.returncode})")
+    return rows
+
+
+def describe_blas():
+    """The BLAS libraries loaded (NumPy's and SciPy's), their versions, threads and kernels,
+    and the OpenBLAS settings in the environment."""
+    from threadpoolctl import threadpool_info
+    import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's BLAS)
+    libraries = [f"{lib['internal_api']} {lib['version']} ({lib.get('architecture') or '?'} "
+                 f"kernels, {lib['num_threads']} threads)"
+                 for lib in threadpool_info() if lib["user_api"] == "blas"]
+    settings = [f"{name}={os.environ[name]}" for name in BLAS_SETTINGS if name in os.environ]
+    return (f"BLAS: {'; '.join(libraries) or 'none found'}; "
+            f"{' '.join(settings) or 'no OpenBLAS settings in the environment'}")
 
 
 def describe_machine():

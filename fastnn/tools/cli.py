@@ -1,7 +1,8 @@
 """Command line:
 
 ``python -m fastnn demo [NAME] [--out DIR] [--quick]``
-``python -m fastnn bench [--workloads W1,W3] [--quick] [--repeat N] [--json FILE] [--peers]``
+``python -m fastnn bench [--workloads W1,W3] [--quick] [--repeat N] [--json FILE] [--peers]
+[--blas-native]``
 ``python -m fastnn sweep [--quick] [--plot FILE]``
 """
 import argparse
@@ -26,7 +27,8 @@ def main(argv=None):
                    help="folder for the PNG files (default: the current folder)")
     d.add_argument("--quick", action="store_true",
                    help="a tenth of the epochs (the tutorials' results need the full runs)")
-    b = commands.add_parser("bench", help="training throughput against the NumPy reference")
+    b = commands.add_parser("bench", help="training throughput against plain NumPy and the "
+                                          "NumPy reference")
     b.add_argument("--workloads", help="comma-separated workload ids (default: all)")
     b.add_argument("--quick", action="store_true", help="a tenth of the epochs")
     b.add_argument("--repeat", type=int, default=3, help="interleaved runs per implementation")
@@ -34,6 +36,9 @@ def main(argv=None):
     b.add_argument("--peers", action="store_true",
                    help="also PyTorch (1 thread and default threads) and scikit-learn's "
                         "MLPClassifier, where installed")
+    b.add_argument("--blas-native", action="store_true",
+                   help="run in a worker process without " + " and ".join(bench.BLAS_SETTINGS)
+                        + ", so OpenBLAS picks its kernels for this CPU")
     s = commands.add_parser("sweep", help="cost against width, depth, batch size and samples")
     s.add_argument("--quick", action="store_true", help="short runs, no repeats")
     s.add_argument("--plot", metavar="FILE", help="also plot the sweep to FILE (needs matplotlib)")
@@ -48,7 +53,8 @@ def main(argv=None):
         parser.error("--repeat must be >= 1")
     ids = args.workloads.split(",") if args.workloads else None
     try:
-        bench.run(ids, quick=args.quick, repeat=args.repeat, json_path=args.json, peers=args.peers)
+        bench.run(ids, quick=args.quick, repeat=args.repeat, json_path=args.json, peers=args.peers,
+                  blas_native=args.blas_native)
     except ValueError as error:
         parser.error(str(error))
     return 0

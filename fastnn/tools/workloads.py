@@ -3,14 +3,17 @@ command-line benchmark, the benchmark suites and the tests.
 
 A workload builds its data and its starting network (for any implementation class with the
 fastnn API, so fastnn.MLP and fastnn.reference.MLP start from the same weights) and says how
-to train it. ``sample_steps`` counts one sample through forward, backward and update.
+to train it, with fastnn's API or with its plain-NumPy function (fastnn.tools.plain).
+``sample_steps`` counts one sample through forward, backward and update; ``flops_per_sample``
+the floating-point operations of one.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
-from .. import datasets
+from .. import datasets, reference
 from ..optimizers import SGD
+from . import plain
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class Workload:
     epochs: int
     batch_size: int | None
     reduction: str
+    plain: callable              # its plain-NumPy training function (fastnn.tools.plain)
     shuffle: bool = False
     fit_seed: int | None = 0
     quick_divisor: int = 10      # --quick runs epochs // quick_divisor
@@ -55,8 +59,25 @@ class Workload:
                           reduction=self.reduction, seed=self.fit_seed, callback=callback)
         return net, history
 
+    def train_plain(self, data, epochs):
+        """Train the starting network with the plain-NumPy function; returns the epoch
+        losses."""
+        net = self.make_network(reference.MLP)
+        weights, biases = net.get_params()
+        options = dict(self.optimizer)
+        if self.plain is plain.relu_softmax_minibatch:
+            options.update(batch_size=self.batch_size, seed=self.fit_seed)
+        return self.plain(*data, weights, biases, epochs, **options)
+
     def sample_steps(self, data, epochs):
         return len(data[0]) * epochs
+
+    def flops_per_sample(self):
+        """Multiply-adds counted as 2: forward 2 k n per layer of k inputs and n outputs, its
+        weight gradient 2 k n, and 2 k n for the delta it passes back (not the first layer's)."""
+        sizes = self.make_network(reference.MLP).sizes
+        products = [k * n for k, n in zip(sizes[:-1], sizes[1:])]
+        return 4 * sum(products) + 2 * sum(products[1:])
 
 
 def _tutorial_sigmoid_net(cls, sizes, init, seed):
@@ -101,35 +122,38 @@ def _wide_teacher_data(n_samples=60_000, n_features=784, n_classes=10, seed=0):
 WORKLOADS = {w.id: w for w in [
     Workload("W1", "xor, 3-4-1 sigmoid, full batch 4",
              datasets.xor, lambda cls: _tutorial_sigmoid_net(cls, [3, 4, 1], "uniform_signed", 1),
-             "squared_error", {"lr": 1.0}, 50_000, None, "sum"),
+             "squared_error", {"lr": 1.0}, 50_000, None, "sum", plain.sigmoid_full_batch),
     Workload("W2", "points, 2-4-1 sigmoid, full batch 15",
              datasets.points, lambda cls: _tutorial_sigmoid_net(cls, [2, 4, 1], "uniform_signed", 1),
-             "squared_error", {"lr": 1.0}, 100_000, None, "sum"),
+             "squared_error", {"lr": 1.0}, 100_000, None, "sum", plain.sigmoid_full_batch),
     Workload("W3", "bits, 10-10-10 tanh/sigmoid BCE, per sample, momentum",
              datasets.complement_bits, _bits_network,
-             "binary_cross_entropy", {"lr": 0.01, "momentum": 0.9}, 100, 1, "sum"),
+             "binary_cross_entropy", {"lr": 0.01, "momentum": 0.9}, 100, 1, "sum",
+             plain.bits_per_sample),
     Workload("W4", "moons, 2-10-1 sigmoid, full batch 1000",
              datasets.moons_tutorial, _moons_network,
-             "squared_error", {"lr": 0.1}, 10_000, None, "sum"),
+             "squared_error", {"lr": 0.1}, 10_000, None, "sum", plain.sigmoid_full_batch),
     Workload("W5", "captcha, 25-5-10 sigmoid, per sample",
              datasets.captcha_digits,
              lambda cls: cls([25, 5, 10], hidden="sigmoid", output="sigmoid", init="uniform", seed=0),
-             "squared_error", {"lr": 1.0}, 10_000, 1, "sum"),
+             "squared_error", {"lr": 1.0}, 10_000, 1, "sum", plain.captcha_per_sample),
     Workload("W6", "digits, 64-128-64-10 relu/softmax f32, mini-batch 32, momentum",
              _digits_train,
              lambda cls: cls([64, 128, 64, 10], hidden="relu", output="softmax", seed=0,
                              dtype="float32"),
-             "cross_entropy", {"lr": 0.05, "momentum": 0.9}, 50, 32, "mean", shuffle=True,
+             "cross_entropy", {"lr": 0.05, "momentum": 0.9}, 50, 32, "mean",
+             plain.relu_softmax_minibatch, shuffle=True,
              requires=("sklearn",)),
     Workload("W7", "wide, 784-256-128-10 relu/softmax f32, mini-batch 128, momentum",
              _wide_teacher_data,
              lambda cls: cls([784, 256, 128, 10], hidden="relu", output="softmax", seed=0,
                              dtype="float32"),
-             "cross_entropy", {"lr": 0.01, "momentum": 0.9}, 1, 128, "mean", shuffle=True,
+             "cross_entropy", {"lr": 0.01, "momentum": 0.9}, 1, 128, "mean",
+             plain.relu_softmax_minibatch, shuffle=True,
              quick_samples=6_000),
     Workload("W8", "digits, 64-32-10 tanh/softmax, per sample, momentum",
              lambda: _digits(np.float64),
              lambda cls: cls([64, 32, 10], hidden="tanh", output="softmax", seed=0),
              "cross_entropy", {"lr": 0.01, "momentum": 0.9}, 10, 1, "mean",
-             requires=("sklearn",)),
+             plain.tanh_softmax_per_sample, requires=("sklearn",)),
 ]}
