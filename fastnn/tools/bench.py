@@ -239,7 +239,8 @@ def _run_in_worker(ids, quick, repeat, json_path, peers, out):
     arguments = json.dumps({"workload_ids": ids, "quick": quick, "repeat": repeat,
                             "json_path": json_path, "peers": peers})
     removed = [name for name in BLAS_SETTINGS if name in os.environ]
-    out(f"--blas-native: a worker process without {', '.join(removed) or 'BLAS settings (none set)'}")
+    out("--blas-native: a worker process without "
+        f"{', '.join(removed) or 'BLAS settings (none set)'}")
     with subprocess.Popen([sys.executable, "-c", _WORKER, arguments], env=env, text=True,
                           stdout=subprocess.PIPE) as worker:
         rows = None
