@@ -1,32 +1,34 @@
-"""asv: fastnn's first training call in a new process (W1: float64 kernels, W6: float32).
+"""asv: the first call of each startup case (fastnn.tools.startup) in a new process.
 
-``track_compile_seconds``: with an empty Numba cache folder, so the call compiles.
-``track_first_call_warm_seconds``: with the caller's cache (NUMBA_CACHE_DIR, or the installed
-package's folders), filled by a first new process, so the call loads the compiled kernels.
-Both are timed inside the new process, after its imports.
+``track_cold_seconds``: with an empty Numba cache folder, so the call compiles the kernels it
+needs. ``track_warm_seconds``: with that folder filled by the cold process, so the call loads
+them. Both are timed inside the new process, after its imports; scikit-learn's first fit is
+one of the cases, measured in the same run.
 """
-import tempfile
+from fastnn.tools import startup
 
-from fastnn.tools import bench
-
-from ._common import workload
-
-IDS = ["W1", "W6"]
+NAMES = [case.name for case in startup.CASES]
 
 
-class FirstCall:
-    params = IDS
-    param_names = ["workload"]
+class Startup:
+    params = NAMES
+    param_names = ["case"]
     timeout = 300
     unit = "seconds"
 
-    def setup(self, workload_id):
-        workload(workload_id)  # skipped when an optional extra is missing
+    def setup_cache(self):
+        return {case.name: startup.measure(case) for case in startup.CASES
+                if not case.missing_requirements()}
 
-    def track_compile_seconds(self, workload_id):
-        with tempfile.TemporaryDirectory() as cache_dir:
-            return bench.first_call_seconds(workload_id, cache_dir)
+    def track_cold_seconds(self, rows, name):
+        return self._row(rows, name)["cold_s"]
 
-    def track_first_call_warm_seconds(self, workload_id):
-        bench.first_call_seconds(workload_id)  # fills the cache if it was empty
-        return bench.first_call_seconds(workload_id)
+    def track_warm_seconds(self, rows, name):
+        return self._row(rows, name)["warm_s"]
+
+    @staticmethod
+    def _row(rows, name):
+        if name not in rows:
+            raise NotImplementedError(
+                f"{name} needs {', '.join(startup.case_named(name).missing_requirements())}")
+        return rows[name]

@@ -14,6 +14,7 @@ BLAS runs on one thread meanwhile (threadpoolctl): OpenBLAS's own threads, spinn
 they wait for work, took the second core from the parts' threads (W6: 450k samples/s with
 them, 920k without).
 """
+import contextlib
 import functools
 import glob
 import os
@@ -187,6 +188,25 @@ class ThreadChoice:
 
 
 _CHOICES = {}
+_FORCED = []  # the innermost parts_on_threads(way), if any
+
+
+@contextlib.contextmanager
+def parts_on_threads(way):
+    """Context manager: inside, batches split into parts run on threads (``way`` True) or one
+    after another (False) whatever the machine and ThreadChoice say; the arithmetic, and so the
+    result, is the same either way. For compiling both kernels (fastnn.tools.compile) and for
+    measuring one way."""
+    _FORCED.append(bool(way))
+    try:
+        yield
+    finally:
+        _FORCED.pop()
+
+
+def forced_way():
+    """The way parts_on_threads forces now, or None."""
+    return _FORCED[-1] if _FORCED else None
 
 
 def choice_for(key):

@@ -188,3 +188,27 @@ def test_sweep_command_parses_its_options(monkeypatch):
     monkeypatch.setattr(sweep, "run", lambda **kwargs: calls.append(kwargs))
     assert main(["sweep", "--quick", "--plot", "out.png"]) == 0
     assert calls == [{"quick": True, "plot_path": "out.png"}]
+
+
+# ---------------------------------------------------------------------------- --startup
+def test_startup_cases_run_in_fresh_processes(monkeypatch, capsys):
+    """The table's shape, on the cheap cases (the cold column compiles for seconds)."""
+    from fastnn.tools import startup
+    cheap = [startup.case_named("import fastnn"),
+             startup.StartupCase("a statement", "x = 1", "x + 1", fastnn=False)]
+    monkeypatch.setattr(startup, "CASES", cheap)
+    assert main(["bench", "--startup"]) == 0
+    out = capsys.readouterr().out
+    assert "| first call in a new process | empty Numba cache s | filled cache s |" in out
+    assert "| import fastnn | " in out and "| a statement | " in out
+    row = startup.measure(cheap[1])
+    assert 0 < row["cold_s"] < 1 and 0 < row["warm_s"] < 1
+
+
+def test_startup_cases_name_their_extras():
+    from fastnn.tools import startup
+    assert {c.name for c in startup.CASES if "sklearn" in c.requires} >= {
+        "batched fit on threads (W6, float32)", "fastnn.MLPClassifier(max_iter=1).fit, digits",
+        "sklearn MLPClassifier(max_iter=1).fit, digits"}
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        startup.first_call_seconds(startup.StartupCase("fails", "", "1 / 0"))

@@ -1,8 +1,14 @@
-"""Compilation: cold and warm cache in a fresh folder, and float32 kernels that stay float32."""
+"""Compilation: cold and warm cache in a fresh folder, float32 kernels that stay float32, and
+``python -m fastnn compile``."""
 import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
+
+from fastnn import threads
+from fastnn.tools import compile as compile_kernels
 
 
 FLOAT32_PROBE = textwrap.dedent("""
@@ -100,3 +106,44 @@ def run_logged(code, cache_dir, extra_env):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout + done.stderr
+
+
+# ---------------------------------------------------------------------------- python -m fastnn compile
+@pytest.mark.parametrize("dtype", compile_kernels.DTYPES)
+@pytest.mark.parametrize("call", compile_kernels.CALLS, ids=lambda call: call.name)
+def test_each_compile_call_runs_its_kernel(monkeypatch, kernel_calls, call, dtype):
+    monkeypatch.setattr(threads, "usable_threads", lambda: 2)
+    monkeypatch.setattr(threads, "threading_layer", lambda: "omp")
+    path = compile_kernels.path_of(call, dtype)
+    assert path.kind == call.kind and (path.n_parts > 1) == (call.on_threads is not None)
+    compile_kernels.make(call, dtype)
+    expected = {"train": "train", "loss_grad": "loss_grad", "forward": "forward"}[call.task]
+    expected = "threaded" if call.on_threads else f"{expected}:{call.kind}"
+    assert set(kernel_calls) == {expected}
+
+
+CHECK_CACHED = textwrap.dedent("""
+    from numba.core import event
+    compiled = []
+    class Listener(event.Listener):
+        def on_start(self, ev): pass
+        def on_end(self, ev): compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+    event.register("numba:compile", Listener())
+    from fastnn.tools import startup
+    for case in startup.CASES:
+        if case.fastnn and not case.missing_requirements():
+            before = len(compiled)
+            exec(case.setup + "\\n" + case.timed, {})
+            print(repr(case.name), compiled[before:])
+""")
+
+
+def test_compile_command_fills_the_cache_for_every_first_call(tmp_path):
+    """After ``python -m fastnn compile``, no startup case compiles anything."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "fastnn", "compile"], capture_output=True,
+                          text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "batched training on threads, float32: " in done.stdout
+    out = run_in_fresh_process(CHECK_CACHED, tmp_path)
+    assert out.count("[]") == len(out.splitlines()) >= 2, out

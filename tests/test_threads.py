@@ -240,3 +240,14 @@ def test_choice_follows_a_change_of_load():
 def test_choice_per_training_shape():
     assert threads.choice_for(("a", 1)) is threads.choice_for(("a", 1))
     assert threads.choice_for(("a", 1)) is not threads.choice_for(("a", 2))
+
+
+@pytest.mark.parametrize("way", [True, False])
+def test_parts_on_threads_forces_the_way(parts, kernel_calls, way):
+    parts(2)
+    X, Y = make_data(128, [8, 64, 4], "linear", "squared_error", seed=40)
+    net = fastnn.MLP([8, 64, 4], output="linear", seed=0)
+    with threads.parts_on_threads(way):
+        net.fit(X, Y, epochs=3, batch_size=64)
+    assert set(kernel_calls) == {"threaded" if way else "train:batched"}
+    assert threads.forced_way() is None

@@ -8,15 +8,16 @@ its target once, at the reduced (--quick) size, as a smoke test, and nothing is 
 
 which trains at full size, one warm-up round (compilation) and three timed rounds per
 implementation; the table has one group per workload, fastnn, plain NumPy and the reference
-side by side. The compile group times fastnn's first call in a new process (fastnn.tools.bench.FreshProcess)
-with an empty Numba cache (compilation) and with the warm cache (loading).
+side by side. The startup group times each startup case's first call in a new process
+(fastnn.tools.startup) with an empty Numba cache (compilation) and with the warm cache
+(loading).
 """
 import functools
 
 import numpy as np
 import pytest
 
-from fastnn.tools import bench
+from fastnn.tools import bench, startup
 from fastnn.tools.workloads import WORKLOADS
 
 
@@ -45,13 +46,13 @@ def test_train(benchmark, workload_id, implementation):
 
 @pytest.fixture
 def start_fresh_process(tmp_path):
-    """Setup for benchmark.pedantic: a new FreshProcess each round, with an empty Numba cache
-    folder when ``cold``; all of them are waited for at the end."""
+    """Setup for benchmark.pedantic: a new startup.FreshProcess each round, with an empty Numba
+    cache folder when ``cold``; all of them are waited for at the end."""
     started = []
 
-    def start(workload_id, cold):
+    def start(case, cold):
         cache_dir = tmp_path / f"cache{len(started)}" if cold else None
-        started.append(bench.FreshProcess(workload_id, cache_dir))
+        started.append(startup.FreshProcess(case, cache_dir))
         return (started[-1],), {}
     yield start
     for process in started:
@@ -59,13 +60,17 @@ def start_fresh_process(tmp_path):
 
 
 @pytest.mark.parametrize("cache", ["cold", "warm"])
-@pytest.mark.parametrize("workload_id", ["W1", "W6"])  # float64 and float32 kernels
-def test_first_call(benchmark, start_fresh_process, workload_id, cache):
-    workload = _workload(workload_id)
-    benchmark.group = "compile: fastnn's first call in a new process"
+@pytest.mark.parametrize("name", [case.name for case in startup.CASES])
+def test_first_call(benchmark, start_fresh_process, name, cache):
+    case = startup.case_named(name)
+    if case.missing_requirements():
+        pytest.skip(f"{name} needs {', '.join(case.missing_requirements())}")
+    if benchmark.disabled and (cache == "cold" or not case.fastnn):
+        pytest.skip("compiling in a new process takes seconds: timed runs only")
+    benchmark.group = "startup: the first call in a new process"
     if cache == "warm":  # make sure this process's cache folder holds the kernels
-        bench.IMPLEMENTATIONS["fastnn"](workload, workload.data(quick=True), 1)
-    seconds = benchmark.pedantic(bench.FreshProcess.first_call, rounds=3,
-                                 setup=functools.partial(start_fresh_process, workload_id,
+        startup.first_call_seconds(case)
+    seconds = benchmark.pedantic(startup.FreshProcess.first_call, rounds=3,
+                                 setup=functools.partial(start_fresh_process, case,
                                                          cache == "cold"))
     assert seconds > 0

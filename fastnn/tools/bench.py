@@ -15,8 +15,8 @@ gives each workload on the batched path (the BLAS-bound ones) its fraction of th
 settings an image may pin (BLAS_SETTINGS), so OpenBLAS picks the kernels for this CPU as on
 users' machines.
 
-``FreshProcess`` measures compile time and first-call latency in a new process with a chosen
-Numba cache folder; the benchmark suites in benchmarks/ use it and ``IMPLEMENTATIONS``.
+The benchmark suites in benchmarks/ use ``IMPLEMENTATIONS``; first calls in new processes
+(compile and load times) are fastnn.tools.startup's.
 """
 import json
 import os
@@ -289,63 +289,3 @@ def warn_if_busy(out):
     if load > 1 + (cores - 1) / 2:
         out(f"note: load average {load:.1f} on {cores} cores: other processes were running, so "
             "these numbers may be low; rerun on a quiet machine")
-
-
-# ---------------------------------------------------------------------------- first calls
-_FIRST_CALL = """
-import sys, time
-from fastnn import MLP
-from fastnn.tools.workloads import WORKLOADS
-workload = WORKLOADS[sys.argv[1]]
-data = workload.data(quick=True)
-print("ready", flush=True)
-sys.stdin.readline()
-started = time.perf_counter()
-workload.train(MLP, data, 1)
-print(time.perf_counter() - started, flush=True)
-"""
-
-
-class FreshProcess:
-    """A new Python process that has imported fastnn and built a workload's data, and waits
-    to make fastnn's first training call (one epoch). With ``cache_dir`` it uses that Numba
-    cache folder (an empty one: the call compiles the kernels), otherwise the caller's.
-
-    ``first_call()`` makes the call and returns its seconds as timed inside the process;
-    ``close()`` waits for the process to end.
-    """
-
-    def __init__(self, workload_id, cache_dir=None):
-        env = dict(os.environ)
-        if cache_dir is not None:
-            env["NUMBA_CACHE_DIR"] = str(cache_dir)
-        self._process = subprocess.Popen([sys.executable, "-c", _FIRST_CALL, workload_id],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, text=True, env=env)
-        if self._process.stdout.readline().strip() != "ready":
-            self._fail()
-
-    def first_call(self):
-        self._process.stdin.write("go\n")
-        self._process.stdin.flush()
-        line = self._process.stdout.readline()
-        if not line.strip():
-            self._fail()
-        return float(line)
-
-    def close(self):
-        self._process.communicate()
-
-    def _fail(self):
-        _, error = self._process.communicate()
-        raise RuntimeError(f"the fresh fastnn process failed:\n{error}")
-
-
-def first_call_seconds(workload_id, cache_dir=None):
-    """Seconds of fastnn's first training call on a workload in a new process (see
-    FreshProcess)."""
-    process = FreshProcess(workload_id, cache_dir)
-    try:
-        return process.first_call()
-    finally:
-        process.close()

@@ -2,13 +2,14 @@
 
 ``python -m fastnn demo [NAME] [--out DIR] [--quick]``
 ``python -m fastnn bench [--workloads W1,W3] [--quick] [--repeat N] [--json FILE] [--peers]
-[--blas-native]``
+[--blas-native] [--startup]``
 ``python -m fastnn sweep [--quick] [--plot FILE]``
+``python -m fastnn compile [--dtype float32|float64]``
 """
 import argparse
 import sys
 
-from . import bench, demo, sweep
+from . import bench, compile as compile_kernels, demo, startup, sweep
 
 
 def main(argv=None):
@@ -39,15 +40,31 @@ def main(argv=None):
     b.add_argument("--blas-native", action="store_true",
                    help="run in a worker process without " + " and ".join(bench.BLAS_SETTINGS)
                         + ", so OpenBLAS picks its kernels for this CPU")
+    b.add_argument("--startup", action="store_true",
+                   help="instead: each path's first call in a new process, with an empty and "
+                        "a filled Numba cache, beside scikit-learn's first fit")
     s = commands.add_parser("sweep", help="cost against width, depth, batch size and samples")
     s.add_argument("--quick", action="store_true", help="short runs, no repeats")
     s.add_argument("--plot", metavar="FILE", help="also plot the sweep to FILE (needs matplotlib)")
+    c = commands.add_parser(
+        "compile", help="compile every path's kernels into Numba's cache (for images, CI and "
+                        "cluster workers)",
+        description="Compile the kernels of every path into Numba's cache (NUMBA_CACHE_DIR, or "
+                    "the package's __pycache__ folders), so that later processes load them.")
+    c.add_argument("--dtype", choices=compile_kernels.DTYPES,
+                   help="only this dtype (default: both)")
     args = parser.parse_args(argv)
+    if args.command == "compile":
+        compile_kernels.run((args.dtype,) if args.dtype else compile_kernels.DTYPES)
+        return 0
     if args.command == "demo":
         demo.run([args.name] if args.name else None, folder=args.out, quick=args.quick)
         return 0
     if args.command == "sweep":
         sweep.run(quick=args.quick, plot_path=args.plot)
+        return 0
+    if args.startup:
+        startup.run()
         return 0
     if args.repeat < 1:
         parser.error("--repeat must be >= 1")

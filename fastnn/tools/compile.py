@@ -1,0 +1,87 @@
+"""``python -m fastnn compile``: compile the kernels of every path, in float32 and float64, into
+Numba's cache, so that later processes (a container image, CI, cluster workers) load them
+instead of compiling. The cache is NUMBA_CACHE_DIR when set, else the ``__pycache__`` folders
+of the installed package; it holds code for this machine's CPU.
+
+CALLS makes one call of each kind (training on each path, split batches on threads and not,
+the loss and gradient and predictions on the narrow and batched paths) with small arrays;
+the kernels' types depend only on the dtype, so these fill the cache for every network.
+"""
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import paths, threads
+from ..model import MLP
+from ..optimizers import SGD
+
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    sizes: list
+    rows: int
+    task: str                      # "train", "loss_grad" or "forward"
+    kind: str                      # the path it takes (fastnn.paths)
+    batch_size: int | None = None  # training batches (None: full batch)
+    on_threads: bool | None = None  # split batches: on threads or one after another
+
+
+CALLS = [
+    Call("per-sample training", [3, 4, 2], 8, "train", paths.PER_SAMPLE, batch_size=1),
+    Call("narrow training", [3, 4, 2], 32, "train", paths.NARROW),
+    Call("narrow loss and gradient", [3, 4, 2], 32, "loss_grad", paths.NARROW),
+    Call("narrow forward", [3, 4, 2], 32, "forward", paths.NARROW),
+    Call("batched training", [40, 40, 2], 64, "train", paths.BATCHED),
+    Call("batched training on threads", [64, 128, 10], 256, "train", paths.BATCHED,
+         on_threads=True),
+    Call("batched training split, one thread", [64, 128, 10], 256, "train", paths.BATCHED,
+         on_threads=False),
+    Call("batched loss and gradient", [40, 40, 2], 64, "loss_grad", paths.BATCHED),
+    Call("batched forward", [40, 40, 2], 5, "forward", paths.BATCHED),
+]
+
+
+def path_of(call, dtype):
+    """The fastnn.paths.Path the call takes (for a training call, of its batches)."""
+    rows = call.batch_size or call.rows
+    return paths.choose(call.task, rows, call.sizes, np.dtype(dtype).itemsize)
+
+
+def make(call, dtype):
+    """Run ``call`` once in ``dtype``."""
+    rng = np.random.default_rng(0)
+    X = rng.random((call.rows, call.sizes[0]))
+    Y = rng.random((call.rows, call.sizes[-1]))
+    net = MLP(call.sizes, seed=0, dtype=dtype)
+    if call.task == "forward":
+        net.forward(X)
+    elif call.task == "loss_grad":
+        net.loss_and_grad(X, Y)
+    elif call.on_threads is None:
+        net.fit(X, Y, optimizer=SGD(lr=0.01), epochs=1, batch_size=call.batch_size)
+    else:
+        with threads.parts_on_threads(call.on_threads):
+            net.fit(X, Y, optimizer=SGD(lr=0.01), epochs=1, batch_size=call.batch_size)
+
+
+def run(dtypes=DTYPES, out=print):
+    """Compile (or load, when cached) every call's kernels in each dtype; returns the seconds
+    of each (name, dtype)."""
+    seconds = {}
+    for dtype in dtypes:
+        for call in CALLS:
+            path = path_of(call, dtype)
+            if call.on_threads is not None and path.n_parts < 2:
+                out(f"{call.name}, {dtype}: skipped (batches split only on 2 usable threads "
+                    "or more; this process has 1)")
+                continue
+            started = time.perf_counter()
+            make(call, dtype)
+            seconds[call.name, dtype] = time.perf_counter() - started
+            out(f"{call.name}, {dtype}: {seconds[call.name, dtype]:.2f} s")
+    out(f"compiled or loaded in {sum(seconds.values()):.1f} s")
+    return seconds

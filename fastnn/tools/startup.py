@@ -1,0 +1,152 @@
+"""``python -m fastnn bench --startup``: what a first call costs in a new process, with an
+empty Numba cache (it compiles the kernels it needs) and with a filled one (it loads them),
+beside scikit-learn's first fit, measured in the same run.
+
+Each case runs in its own new Python process: ``setup`` (imports, data) first, untimed, then
+``timed``, timed inside the process. Cold: a new empty cache folder per case (a newcomer's
+first call of that kind); warm: a second process with the folder the cold one filled.
+``python -m fastnn compile`` (fastnn.tools.compile) fills a cache for every case.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+
+from .workloads import WORKLOADS
+
+
+@dataclass(frozen=True)
+class StartupCase:
+    name: str
+    setup: str            # code run first, untimed
+    timed: str            # the first call
+    requires: tuple = ()  # optional extras it needs
+    fastnn: bool = True   # False: a peer, whose time does not depend on Numba's cache
+
+    def missing_requirements(self):
+        import importlib.util
+        return [name for name in self.requires if importlib.util.find_spec(name) is None]
+
+
+def _workload_fit(name, workload_id):
+    """fastnn's first training call (one epoch) on a workload's network and data."""
+    return StartupCase(name, "import fastnn\nfrom fastnn.tools.workloads import WORKLOADS\n"
+                             f"workload = WORKLOADS[{workload_id!r}]\n"
+                             "data = workload.data(quick=True)",
+                       "workload.train(fastnn.MLP, data, 1)", WORKLOADS[workload_id].requires)
+
+
+_DIGITS = ("import warnings\nfrom sklearn.datasets import load_digits\n"
+           "from sklearn.exceptions import ConvergenceWarning\n"
+           "warnings.simplefilter('ignore', ConvergenceWarning)\n"
+           "X, y = load_digits(return_X_y=True)\nX = X / 16\n")
+
+CASES = [
+    StartupCase("import fastnn", "", "import fastnn"),
+    _workload_fit("per-sample fit (W3, float64)", "W3"),
+    _workload_fit("narrow full-batch fit (W4, float64)", "W4"),
+    _workload_fit("batched fit on threads (W6, float32)", "W6"),
+    StartupCase("forward of 5 rows (64-128-10, float64)",
+                "import numpy as np\nimport fastnn\n"
+                "net = fastnn.MLP([64, 128, 10], hidden='relu', output='softmax', seed=0)\n"
+                "X = np.random.default_rng(0).random((5, 64))",
+                "net.forward(X)"),
+    StartupCase("fastnn.MLPClassifier(max_iter=1).fit, digits",
+                _DIGITS + "import fastnn", "fastnn.MLPClassifier(max_iter=1).fit(X, y)",
+                ("sklearn",)),
+    StartupCase("sklearn MLPClassifier(max_iter=1).fit, digits",
+                _DIGITS + "from sklearn.neural_network import MLPClassifier",
+                "MLPClassifier(max_iter=1).fit(X, y)", ("sklearn",), fastnn=False),
+]
+
+_PROGRAM = """
+import sys, time
+{setup}
+print("ready", flush=True)
+sys.stdin.readline()
+started = time.perf_counter()
+{timed}
+print(time.perf_counter() - started, flush=True)
+"""
+
+
+class FreshProcess:
+    """A new Python process that has run a case's setup and waits to make its first call.
+    With ``cache_dir`` it uses that Numba cache folder (an empty one: the call compiles),
+    otherwise the caller's.
+
+    ``first_call()`` makes the call and returns its seconds as timed inside the process;
+    ``close()`` waits for the process to end.
+    """
+
+    def __init__(self, case, cache_dir=None):
+        env = dict(os.environ)
+        if cache_dir is not None:
+            env["NUMBA_CACHE_DIR"] = str(cache_dir)
+        program = _PROGRAM.format(setup=case.setup, timed=case.timed)
+        self._process = subprocess.Popen([sys.executable, "-c", program],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True, env=env)
+        if self._process.stdout.readline().strip() != "ready":
+            self._fail()
+
+    def first_call(self):
+        self._process.stdin.write("go\n")
+        self._process.stdin.flush()
+        line = self._process.stdout.readline()
+        if not line.strip():
+            self._fail()
+        return float(line)
+
+    def close(self):
+        self._process.communicate()
+
+    def _fail(self):
+        _, error = self._process.communicate()
+        raise RuntimeError(f"the fresh process failed:\n{error}")
+
+
+def first_call_seconds(case, cache_dir=None):
+    """Seconds of a case's first call in a new process (see FreshProcess)."""
+    process = FreshProcess(case, cache_dir)
+    try:
+        return process.first_call()
+    finally:
+        process.close()
+
+
+def case_named(name):
+    return next(case for case in CASES if case.name == name)
+
+
+def measure(case):
+    """{"case", "cold_s", "warm_s"} for one case: cold in an empty cache folder, then warm."""
+    with tempfile.TemporaryDirectory() as cache_dir:
+        cold = first_call_seconds(case, cache_dir)
+        warm = first_call_seconds(case, cache_dir)
+    return {"case": case.name, "cold_s": cold, "warm_s": warm}
+
+
+def format_table(rows):
+    lines = ["| first call in a new process | empty Numba cache s | filled cache s |",
+             "|---|---:|---:|"]
+    lines += [f"| {r['case']} | {r['cold_s']:.2f} | {r['warm_s']:.3f} |" for r in rows]
+    return "\n".join(lines)
+
+
+def run(out=print):
+    """Measure every case (those whose extras are installed); print and return the rows."""
+    from .bench import describe_machine
+    out(f"fastnn bench --startup: {describe_machine()}")
+    rows = []
+    for case in CASES:
+        missing = case.missing_requirements()
+        if missing:
+            out(f"{case.name} skipped: needs {', '.join(missing)}")
+            continue
+        rows.append(measure(case))
+        out(format_table(rows[-1:]).splitlines()[-1])
+    out("")
+    out(format_table(rows))
+    return rows
