@@ -16,7 +16,7 @@ from .kernels.narrow import forward_narrow, loss_grad_narrow, train_narrow
 from .kernels.per_sample import train_per_sample
 from .kernels.threaded import train_threaded
 from .network import Network
-from .threads import choice_for, forced_way, free_cores, one_blas_thread, wake_threads
+from .threads import choice_for, forced_way, have_cores, one_blas_thread, wake_threads
 
 TRAIN = {paths.PER_SAMPLE: train_per_sample, paths.NARROW: train_narrow,
          paths.BATCHED: train_batched}
@@ -82,9 +82,7 @@ class MLP(Network):
             if forced_way() is not None:
                 on_threads, probe = forced_way(), False
             else:
-                cores = free_cores()
-                on_threads, probe = choice.best(cores is None or cores >= path.n_parts - 1,
-                                                X.shape[0])
+                on_threads, probe = choice.best(have_cores(path.n_parts), X.shape[0])
             count = min(len(orders) - done, choice.epochs(on_threads, probe, X.shape[0]))
             run = batches[:3] + (orders[done:done + count],
                                  weights_of_batches[done:done + count] if shuffled

@@ -50,6 +50,24 @@ def free_cores():
     return usable_cores() - 1 - max(running, 0)
 
 
+CONFIRM_BUSY_AFTER = (0.001, 0.004)
+"""Seconds after which have_cores reads again before it says the cores are taken: a task that
+runs for a moment (a process starting or ending) must not send a fit to one thread, nor
+compile the one-thread kernel for it."""
+
+
+def have_cores(n_threads):
+    """Whether ``n_threads`` threads would each have a core now: free_cores (None: assumed),
+    read again CONFIRM_BUSY_AFTER when they seem taken."""
+    for pause in (0.0, *CONFIRM_BUSY_AFTER):
+        if pause:
+            time.sleep(pause)
+        cores = free_cores()
+        if cores is None or cores >= n_threads - 1:
+            return True
+    return False
+
+
 def _is_running(stat_path):
     try:
         with open(stat_path) as file:

@@ -141,6 +141,16 @@ def test_free_cores_counts_other_processes():
         busy.wait()
 
 
+@pytest.mark.parametrize("readings, have", [([1], True), ([None], True), ([0, 0, 1], True),
+                                            ([0, 0, 0], False)])
+def test_have_cores_confirms_the_cores_are_taken(monkeypatch, readings, have):
+    """Taken only when every reading says so: a task that runs a moment is not a busy core."""
+    left = iter(readings)
+    monkeypatch.setattr(threads, "free_cores", lambda: next(left))
+    monkeypatch.setattr(threads.time, "sleep", lambda seconds: None)
+    assert threads.have_cores(2) is have
+
+
 def test_choice_starts_on_threads_and_probes_only_a_long_run():
     """A short fit runs on threads throughout; the other way is measured once threads ran
     PROBE_AFTER seconds (its first call a warm-up), then the faster runs."""
