@@ -16,6 +16,14 @@ def sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
 
+def momentum_step(params, velocity, grads, lr, momentum):
+    """SGD with momentum in place: v = momentum v + g, p -= lr v, for each array."""
+    for p, v, g in zip(params, velocity, grads):
+        v *= momentum
+        v += g
+        p -= lr * v
+
+
 def sigmoid_full_batch(X, T, weights, biases, epochs, lr):
     """W1, W2, W4: two sigmoid layers without biases, squared error 1/2 sum (a - t)^2,
     full-batch gradient descent on the summed loss."""
@@ -50,10 +58,7 @@ def bits_per_sample(X, T, weights, biases, epochs, lr, momentum):
             delta_hidden = (W @ delta_out) * (1 - hidden * hidden)
             grads = [np.outer(x, delta_hidden), delta_hidden, np.outer(hidden, delta_out),
                      delta_out]
-            for p, v, g in zip(params, velocity, grads):
-                v *= momentum
-                v += g
-                p -= lr * v
+            momentum_step(params, velocity, grads, lr, momentum)
         losses[epoch] = total
     return losses / len(X)
 
@@ -100,10 +105,7 @@ def tanh_softmax_per_sample(X, labels, weights, biases, epochs, lr, momentum):
             delta_hidden = (W1 @ delta_out) * (1 - hidden * hidden)
             grads = [np.outer(x, delta_hidden), delta_hidden, np.outer(hidden, delta_out),
                      delta_out]
-            for p, v, g in zip(params, velocity, grads):
-                v *= momentum
-                v += g
-                p -= lr * v
+            momentum_step(params, velocity, grads, lr, momentum)
         losses[epoch] = total
     return losses / len(X)
 
@@ -136,9 +138,6 @@ def relu_softmax_minibatch(X, labels, weights, biases, epochs, lr, momentum, bat
             d1 = (d2 @ W1.T) * (h1 > 0)
             grads = [x.T @ d1, d1.sum(axis=0), h1.T @ d2, d2.sum(axis=0), h2.T @ d3,
                      d3.sum(axis=0)]
-            for p, v, g in zip(params, velocity, grads):
-                v *= momentum
-                v += g
-                p -= lr * v
+            momentum_step(params, velocity, grads, lr, momentum)
         losses[epoch] = total
     return losses / len(X)
