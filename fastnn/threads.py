@@ -7,7 +7,7 @@ training ends on the same bits. Whether the parts run on threads follows the mac
 another process keeping one core of two busy, W6's batches on 2 threads ran at 67k-128k
 samples/s against 720k on one (a thread that has lost its core holds up every batch), the
 collapse PyTorch's and OpenBLAS's own thread pools show there. So threads run only while the
-other cores are free (free_cores), and a long fit measures both ways and keeps the faster
+other cores are free (have_cores), and a long fit measures both ways and keeps the faster
 (ThreadChoice).
 
 BLAS runs on one thread meanwhile (threadpoolctl): OpenBLAS's own threads, spinning while
