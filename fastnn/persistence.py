@@ -6,7 +6,9 @@ truncated or foreign file gives a ValueError, never a crash or a silently wrong 
 Version 1 files (one hidden activation for all layers) read as they were written.
 """
 import os
+import secrets
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -19,12 +21,14 @@ READS = (1, 2)
 
 
 def save(model, path):
-    """Write ``model`` to exactly ``path`` (atomically: a temporary file, then a rename)."""
-    path = os.fspath(path)
-    temporary = f"{path}.tmp{os.getpid()}"
+    """Write ``model`` to exactly ``path`` (str, bytes or os.PathLike), atomically: a new
+    temporary file of a unique name in the same folder, then a rename over ``path``, so
+    concurrent saves to one path each leave a whole file and a reader never sees half of one."""
+    path = os.fsdecode(os.fspath(path))
+    temporary = f"{path}.{secrets.token_hex(8)}.tmp"
     hidden = model.hidden
     try:
-        with open(temporary, "wb") as file:
+        with open(temporary, "xb") as file:
             np.savez(file, format=np.array(FORMAT), version=np.array(VERSION),
                      sizes=np.array(model.sizes, np.int64),
                      hidden=np.array(hidden if isinstance(hidden, str) else list(hidden), str),
@@ -38,8 +42,9 @@ def save(model, path):
 
 def read(path):
     """(architecture, params) of the model saved at ``path``: the keyword arguments that
-    build it (sizes, hidden, output, bias, dtype) and its flat parameters, bit for bit."""
-    path = os.fspath(path)
+    build it (sizes, hidden, output, bias, dtype) and its flat parameters, bit for bit.
+    ``path``: str, bytes or os.PathLike."""
+    path = os.fsdecode(os.fspath(path))
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):  # a plain .npy array
@@ -48,7 +53,10 @@ def read(path):
             fields = {name: archive[name] for name in archive.files}
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
+    # zipfile reports an unsupported compression method as NotImplementedError and an
+    # encrypted member as RuntimeError
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,
+            NotImplementedError, RuntimeError) as error:
         raise ValueError(f"{path} is not a readable fastnn model file: {error}") from None
 
     def field(name, kind, ndim=0):

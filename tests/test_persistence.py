@@ -2,6 +2,7 @@
 a crash, never a silently wrong model) for every corrupted or foreign file."""
 import os
 import pathlib
+import threading
 
 import numpy as np
 import pytest
@@ -12,10 +13,11 @@ from fastnn import _registry as reg
 DEPTHS = {1: [4, 3], 2: [4, 5, 3], 3: [4, 5, 6, 3]}
 
 
-def make_net(sizes=DEPTHS[2], hidden="tanh", output="sigmoid", bias=True, dtype="float64"):
+def make_net(sizes=DEPTHS[2], hidden="tanh", output="sigmoid", bias=True, dtype="float64",
+             seed=3):
     # uniform_signed draws non-zero biases too, so every parameter is worth checking
     return fastnn.MLP(sizes, hidden=hidden, output=output, bias=bias, init="uniform_signed",
-                      seed=3, dtype=dtype)
+                      seed=seed, dtype=dtype)
 
 
 def inputs(net, n=7):
@@ -96,6 +98,38 @@ def test_save_writes_exactly_the_path_given(tmp_path, name, kind):
     net.save(kind(tmp_path / name))
     assert os.listdir(tmp_path) == [name]  # no ".npz" appended, no temporary file left
     assert_same_model(fastnn.load(kind(tmp_path / name)), net)
+
+
+def test_bytes_paths(tmp_path):
+    net = make_net()
+    path = os.fsencode(tmp_path / "model.bin")
+    net.save(path)
+    assert os.listdir(tmp_path) == ["model.bin"]
+    assert_same_model(fastnn.load(path), net)
+
+
+def test_concurrent_saves_to_one_path_each_leave_a_whole_file(tmp_path):
+    """Threads saving different models to one path: every save returns, and the file is
+    always one of the models, whole."""
+    path = tmp_path / "model.bin"
+    nets = [make_net(seed=seed) for seed in range(4)]
+    errors = []
+
+    def save_often(net):
+        try:
+            for _ in range(25):
+                net.save(path)
+                loaded = fastnn.load(path)
+                assert any(np.array_equal(loaded.params, n.params) for n in nets)
+        except BaseException as error:  # noqa: BLE001  (reported below)
+            errors.append(error)
+    workers = [threading.Thread(target=save_often, args=(net,)) for net in nets]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    assert os.listdir(tmp_path) == ["model.bin"]
 
 
 def test_save_overwrites_an_existing_file(tmp_path):
@@ -218,6 +252,21 @@ def test_rewritten_but_unchanged_fields_still_load(valid, tmp_path):
     file differs from a valid one only by its one mutation."""
     edited()(valid, tmp_path / "model.bin")
     assert_same_model(fastnn.load(tmp_path / "model.bin"), make_net())
+
+
+def zip_header_edited(offset, value):
+    """A corruption that writes the 2-byte ``value`` at ``offset`` of the first member's
+    central-directory header."""
+    def corrupt(valid, target):
+        data = bytearray(valid.read_bytes())
+        header = data.index(b"PK\x01\x02")
+        data[header + offset:header + offset + 2] = value.to_bytes(2, "little")
+        target.write_bytes(bytes(data))
+    return corrupt
+
+
+CORRUPTIONS["zip_compression_method_99"] = zip_header_edited(10, 99)
+CORRUPTIONS["zip_member_encrypted"] = zip_header_edited(8, 1)
 
 
 @pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
