@@ -111,18 +111,20 @@ def loss_grad_block(net, params, grad, scratch, x, t, w, rows, part_rows, scale,
         db = layer_bias(grad, net, layer)
         dW_part = layer_weights(scratch, net, layer)
         db_part = layer_bias(scratch, net, layer)
-        if layer == 0:
+        if layer == 0:  # no delta into the input: D_in is not written
             A = x.reshape((rows, sizes[0]))
-            dense_backward(A, D, W, dW, db, D, dW_part, db_part, accumulate, False, part_rows)
+            D_in = D
         else:
             in_width = sizes[layer]
             in_start = block_start(sizes, block_rows, layer)
             a_flat = acts[in_start:in_start + rows * in_width]
             d_flat = deltas[in_start:in_start + rows * in_width]
-            dense_backward(a_flat.reshape((rows, in_width)), D, W, dW, db,
-                           d_flat.reshape((rows, in_width)), dW_part, db_part, accumulate, True,
-                           part_rows)
-            multiply_derivative(activations[layer - 1], a_flat, 0, d_flat, 0, rows * in_width)
+            A = a_flat.reshape((rows, in_width))
+            D_in = d_flat.reshape((rows, in_width))
+        # one compiled dense_backward for every layer: a literal flag would compile two
+        dense_backward(A, D, W, dW, db, D_in, dW_part, db_part, accumulate, layer > 0, part_rows)
+        if layer > 0:
+            multiply_derivative(activations[layer - 1], a_flat, 0, d_flat, 0, a_flat.size)
     return total
 
 
