@@ -99,6 +99,24 @@ def test_torch_peer_does_the_same_work(workload_id):
     assert note == ("per-sample loop" if workload.batch_size == 1 else "batched loop, batch 32")
 
 
+@pytest.mark.parametrize("workload_id", ["W1", "W3", "W6", "W8"])
+def test_jax_peer_does_the_same_work(workload_id):
+    """Same initial weights, shuffles and SGD, in one jitted program: fastnn's losses."""
+    pytest.importorskip("jax", reason="the jax peer needs JAX (optional extra)")
+    from fastnn.tools.peers import build_jax
+    workload = WORKLOADS[workload_id]
+    if workload.missing_requirements():
+        pytest.skip(f"{workload_id} needs {workload.missing_requirements()} (optional extras)")
+    X, Y = workload.data(quick=True)
+    data = X[:100], Y[:100]  # W6: three batches of 32 and one of 4
+    _, history = workload.train(fastnn.MLP, data, 3)
+    run, note = build_jax(workload, data, 3)
+    rel = 1e-12 if X.dtype == np.float64 else 1e-5
+    assert run(3) == pytest.approx(history.loss[-1], rel=rel)
+    assert run(2) == pytest.approx(history.loss[1], rel=rel)  # another count compiles on demand
+    assert "jit of one scanned program, compiled in " in note
+
+
 def test_sklearn_peer_notes_where_it_cannot_match():
     pytest.importorskip("sklearn", reason="the sklearn peer needs scikit-learn (optional extra)")
     from sklearn.neural_network import MLPClassifier
@@ -151,11 +169,12 @@ def test_bench_peers_skip_missing_packages(monkeypatch, capsys):
     real_find_spec = importlib.util.find_spec
 
     def find_spec_without_peers(name, *args):
-        return None if name in ("torch", "sklearn") else real_find_spec(name, *args)
+        return None if name in ("torch", "jax", "sklearn") else real_find_spec(name, *args)
     monkeypatch.setattr(importlib.util, "find_spec", find_spec_without_peers)
     rows = bench.run(["W1"], quick=True, repeat=1, peers=True)
     out = capsys.readouterr().out
     assert "peer skipped: torch: not installed" in out
+    assert "peer skipped: jax: not installed" in out
     assert "peer skipped: sklearn MLPClassifier: not installed" in out
     assert "peers" not in rows[0] and "| W1 xor" in out and "| peer |" not in out
 

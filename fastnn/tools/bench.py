@@ -98,7 +98,7 @@ def measure(workload, quick=False, repeat=3, peers=()):
     notes, unsupported = {}, {}
     for peer in peers:
         try:
-            runs[peer.name], notes[peer.name] = peer.build(workload, data)
+            runs[peer.name], notes[peer.name] = peer.build(workload, data, epochs)
         except Unsupported as error:
             unsupported[peer.name] = str(error)
     first_call = {name: _timed(lambda run=run: run(1))[0] for name, run in runs.items()}

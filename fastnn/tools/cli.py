@@ -35,7 +35,7 @@ def main(argv=None):
     b.add_argument("--repeat", type=int, default=3, help="interleaved runs per implementation")
     b.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     b.add_argument("--peers", action="store_true",
-                   help="also PyTorch (1 thread and default threads) and scikit-learn's "
+                   help="also PyTorch (1 thread and default threads), JAX and scikit-learn's "
                         "MLPClassifier, where installed")
     b.add_argument("--blas-native", action="store_true",
                    help="run in a worker process without " + " and ".join(bench.BLAS_SETTINGS)

@@ -1,14 +1,16 @@
-"""Peers for ``python -m fastnn bench --peers``: each workload in PyTorch and scikit-learn.
+"""Peers for ``python -m fastnn bench --peers``: each workload in PyTorch, JAX and scikit-learn.
 
 Each peer is built from the workload's own definition (network, data, loss, optimizer) and
-trains it the way a user of that library writes it. ``Peer.build(workload, data)`` returns
-``(run, note)``: ``run(epochs)`` trains a new network for that many epochs and returns the
+trains it the way a user of that library writes it. ``Peer.build(workload, data, epochs)``
+(``epochs``: the count the benchmark times) returns ``(run, note)``: ``run(epochs)`` trains a
+new network for that many epochs and returns the
 last epoch's mean per-sample training loss (each batch's loss taken before its update, as
 ``History.loss``); ``note`` says how the peer trains it and where it cannot match. A peer
 that cannot train a workload at all raises ``Unsupported``.
 
-PyTorch starts from the workload's initial weights and draws the same shuffles, so its final
-loss agrees with fastnn's to rounding. scikit-learn's ``MLPClassifier`` draws its own
+PyTorch and JAX start from the workload's initial weights and draw the same shuffles, so their
+final losses agree with fastnn's to rounding. JAX compiles its training program ahead of the
+timed runs; the note gives the compile time. scikit-learn's ``MLPClassifier`` draws its own
 weights, always has biases, averages gradients over a batch and trains log-loss only;
 fastnn.MLPClassifier runs with exactly the same settings (and draws the same weights).
 """
@@ -33,7 +35,7 @@ FASTNN_SKLEARN = "fastnn.MLPClassifier"
 @dataclass(frozen=True)
 class Peer:
     name: str
-    build: callable  # (workload, data) -> (run, note)
+    build: callable  # (workload, data, epochs) -> (run, note)
 
 
 def available():
@@ -46,17 +48,22 @@ def available():
         import torch
         threads = sorted({1, torch.get_num_threads()})  # before anyone changes the default
         peers += [Peer(f"torch {n} thread{'s' if n > 1 else ''}",
-                       lambda workload, data, n=n: build_torch(workload, data, n))
+                       lambda workload, data, epochs, n=n: build_torch(workload, data, n))
                   for n in threads]
+    if importlib.util.find_spec("jax") is None:
+        missing.append("jax: not installed (pip install jax)")
+    else:
+        peers.append(Peer("jax jit", build_jax))
     if importlib.util.find_spec("sklearn") is None:
         missing.append("sklearn MLPClassifier: not installed (pip install scikit-learn)")
     else:
         from sklearn.neural_network import MLPClassifier
 
         from ..estimators import MLPClassifier as FastMLPClassifier
-        peers += [Peer(SKLEARN, lambda workload, data: build_sklearn(workload, data, MLPClassifier)),
-                  Peer(FASTNN_SKLEARN,
-                       lambda workload, data: build_sklearn(workload, data, FastMLPClassifier))]
+        peers += [Peer(SKLEARN, lambda workload, data, epochs:
+                       build_sklearn(workload, data, MLPClassifier)),
+                  Peer(FASTNN_SKLEARN, lambda workload, data, epochs:
+                       build_sklearn(workload, data, FastMLPClassifier))]
     return peers, missing
 
 
@@ -151,6 +158,100 @@ def build_torch(workload, data, threads):
             torch.set_num_threads(previous)
 
     return run, _loop_note(workload, n)
+
+
+# ---------------------------------------------------------------------------- JAX
+def build_jax(workload, data, epochs):
+    """The workload as a JAX user writes it: one jitted program that scans the epochs and,
+    in each, the batches (``jax.lax.scan``; a last shorter batch after them), the loss and its
+    gradient by ``jax.value_and_grad``, SGD with momentum as torch.optim.SGD, the workload's
+    dtype and initial weights, fastnn's shuffles. The programs for 1 and ``epochs`` epochs are
+    compiled ahead of the timed runs."""
+    import time
+
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)  # float64 workloads; float32 stays float32
+    if set(workload.optimizer) - {"lr", "momentum"}:
+        raise Unsupported(f"this JAX program has no {sorted(workload.optimizer)}")
+    start = workload.make_network(reference.MLP)
+    dtype = start.dtype
+    X, Y = data
+    n = len(X)
+    Y = np.asarray(Y)
+    if workload.loss == "cross_entropy" and Y.ndim == 1:
+        T = np.eye(start.sizes[-1], dtype=dtype)[Y]
+    else:
+        T = np.ascontiguousarray(Y.reshape(n, -1), dtype)
+    X, T = jnp.asarray(np.ascontiguousarray(X, dtype)), jnp.asarray(T)
+    weights, biases = start.get_params()
+    initial = [jnp.asarray(W) for W in weights], (
+        [jnp.asarray(b) for b in biases] if biases is not None else [])
+    activation = {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu,
+                  "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.01), "linear": lambda z: z,
+                  "softplus": jax.nn.softplus, "softmax": lambda z: jax.nn.softmax(z, axis=-1)}
+    names = start.layer_activations
+    lr, momentum = workload.optimizer["lr"], workload.optimizer.get("momentum", 0.0)
+    batch_size = min(workload.batch_size or n, n)
+    shuffled = workload.shuffle and batch_size < n
+    full, rest = divmod(n, batch_size)
+    mean = workload.reduction == "mean"
+
+    def batch_loss(params, x, t):
+        Ws, bs = params
+        a = x
+        for layer, W in enumerate(Ws):
+            z = a @ W + bs[layer] if bs else a @ W
+            a = activation[names[layer]](z)
+        if workload.loss == "squared_error":
+            return 0.5 * jnp.sum((a - t) ** 2)
+        if workload.loss == "binary_cross_entropy":
+            return jnp.sum(jax.nn.softplus(z) - t * z)
+        return jnp.sum(t * (jax.nn.logsumexp(z, axis=-1, keepdims=True) - z))
+
+    def step(carry, rows):
+        params, velocity, total = carry
+        loss, grads = jax.value_and_grad(batch_loss)(params, X[rows], T[rows])
+        scale = 1.0 / rows.shape[0] if mean else 1.0  # the batch's rows: a static shape
+        velocity = jax.tree.map(lambda v, g: momentum * v + g * scale, velocity, grads)
+        params = jax.tree.map(lambda p, v: p - lr * v, params, velocity)
+        return (params, velocity, total + loss), None
+
+    def epoch(carry, order):
+        params, velocity = carry
+        state = (params, velocity, jnp.zeros((), jnp.float64))
+        state, _ = jax.lax.scan(step, state, order[:full * batch_size].reshape(full, batch_size))
+        if rest:
+            state, _ = step(state, order[full * batch_size:])
+        params, velocity, total = state
+        return (params, velocity), total / n
+
+    def train(params, orders):
+        velocity = jax.tree.map(jnp.zeros_like, params)
+        _, losses = jax.lax.scan(epoch, (params, velocity), orders)
+        return losses
+
+    def orders_for(count):
+        if not shuffled:
+            return np.broadcast_to(np.arange(n, dtype=np.int32), (count, n))
+        rng = np.random.default_rng(workload.fit_seed)  # fastnn's shuffles, in order
+        return np.stack([rng.permutation(n) for _ in range(count)]).astype(np.int32)
+
+    compiled, compile_seconds = {}, 0.0
+    for count in sorted({1, epochs}):
+        started = time.perf_counter()
+        compiled[count] = jax.jit(train).lower(initial, orders_for(count)).compile()
+        compile_seconds = time.perf_counter() - started
+
+    def run(count):
+        if count not in compiled:
+            compiled[count] = jax.jit(train).lower(initial, orders_for(count)).compile()
+        losses = compiled[count](initial, orders_for(count))
+        return float(losses[-1])
+
+    return run, f"{_loop_note(workload, n)}; jit of one scanned program, compiled in " \
+                f"{compile_seconds:.1f} s (excluded)"
 
 
 # ---------------------------------------------------------------------------- scikit-learn
