@@ -1,8 +1,11 @@
 """fastnn.MLP.save / fastnn.load: bit-for-bit round trips, exact paths, and a ValueError (never
 a crash, never a silently wrong model) for every corrupted or foreign file."""
+import io
 import os
 import pathlib
 import threading
+import tracemalloc
+import zipfile
 
 import numpy as np
 import pytest
@@ -308,3 +311,50 @@ def test_absurd_sizes_are_rejected_without_allocating(valid, tmp_path):
     edited(sizes=np.array([10**6, 10**6, 10**6]))(valid, tmp_path / "huge.npz")
     with pytest.raises(ValueError):
         fastnn.load(tmp_path / "huge.npz")
+
+
+# --------------------------------------------------------------------------- hostile sizes
+def rezipped(replace, compression=zipfile.ZIP_STORED):
+    """A case copying a valid save's members, with ``replace`` (member name -> bytes)."""
+    def write(valid, target):
+        with zipfile.ZipFile(valid) as source, zipfile.ZipFile(target, "w", compression) as out:
+            for info in source.infolist():
+                out.writestr(info.filename, replace.get(info.filename, source.read(info)))
+    return write
+
+
+def npy_header(shape, descr="<f8"):
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+HOSTILE = {
+    # 1 KB: a params header declaring 10^11 float64 values (800 GB)
+    "params_header_declares_1e11_values": rezipped(
+        {"params.npy": npy_header((10**11,)) + bytes(8)}),
+    # small on disk, hundreds of MB once inflated
+    "params_inflates_to_200_MB": rezipped(
+        {"params.npy": npy_header((25 * 10**6,)) + bytes(200 * 10**6)}, zipfile.ZIP_DEFLATED),
+    "field_inflates_to_50_MB": rezipped(
+        {"output.npy": npy_header((50 * 10**6,), "|u1") + bytes(50 * 10**6)},
+        zipfile.ZIP_DEFLATED),
+    "field_header_declares_1e12_bytes": rezipped(
+        {"dtype.npy": npy_header((10**12,), "|u1") + bytes(8)}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_declared_sizes_are_checked_before_anything_is_inflated(valid, tmp_path, case):
+    target = tmp_path / "hostile.npz"
+    HOSTILE[case](valid, target)
+    assert target.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="hostile.npz"):
+            fastnn.load(target)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 22  # nothing near the declared size was allocated
