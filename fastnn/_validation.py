@@ -18,13 +18,15 @@ def check_bool(name, value):
     return bool(value)
 
 
-def check_int(name, value, minimum, allow_none=False):
+def check_int(name, value, minimum, allow_none=False, maximum=None):
     if value is None and allow_none:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer{' or None' if allow_none else ''}, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return int(value)
 
 
@@ -50,6 +52,11 @@ def check_dtype(value):
     return dtype
 
 
+MAX_PARAMS = 2 ** 48
+"""More parameters than any machine's memory holds (2 PiB of float64): refused before sizes
+reach an int64 offset (which 10**10 x 10**10 would overflow) or an allocation."""
+
+
 def check_sizes(sizes):
     try:
         values = list(sizes)
@@ -57,7 +64,12 @@ def check_sizes(sizes):
         raise TypeError(f"sizes must be a sequence of layer widths, got {sizes!r}") from None
     if len(values) < 2:
         raise ValueError(f"sizes needs at least an input and an output width, got {sizes!r}")
-    return tuple(check_int(f"sizes[{i}]", v, 1) for i, v in enumerate(values))
+    widths = tuple(check_int(f"sizes[{i}]", v, 1) for i, v in enumerate(values))
+    n_params = sum(k * n + n for k, n in zip(widths[:-1], widths[1:]))
+    if n_params > MAX_PARAMS:
+        raise ValueError(f"sizes {list(widths)} describe a network of about {n_params:.3g} "
+                         f"parameters, more than {MAX_PARAMS:.3g}")
+    return widths
 
 
 def real_array(name, value):
@@ -104,7 +116,7 @@ def check_random_state(name, value):
     if isinstance(value, np.random.RandomState):
         return value
     if value is not None:
-        check_int(name, value, 0)
+        check_int(name, value, 0, maximum=2 ** 32 - 1)  # RandomState's seeds
     return np.random.RandomState(value)
 
 

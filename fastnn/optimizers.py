@@ -54,11 +54,20 @@ class Optimizer:
 
     def _bundle(self, model):
         """(code, state, hyper, step) for the kernels (fastnn.kernels.updates), bound to
-        ``model``, hyperparameters in its dtype; ValueError if one overflows that dtype."""
-        hyper = self._hyper(model.dtype)
-        if not np.isfinite(hyper).all():
-            raise ValueError(f"optimizer: {self!r} has a hyperparameter (lr, momentum, ...) "
-                             f"that overflows {model.dtype.name}")
+        ``model``, hyperparameters in its dtype (in the kernels' order: _hyperparameters);
+        ValueError naming a hyperparameter that overflows that dtype, or that is not 0 but
+        falls below its smallest normal number (it would act as 0, or lose its precision)."""
+        values = self._hyperparameters()
+        hyper = np.array(list(values.values()), model.dtype)
+        tiny = np.finfo(model.dtype).tiny
+        for (name, value), cast in zip(values.items(), hyper):
+            if not np.isfinite(cast):
+                raise ValueError(f"optimizer: {name}={value} overflows {model.dtype.name}, "
+                                 f"the model's dtype ({self!r})")
+            if value != 0 and abs(cast) < tiny:
+                raise ValueError(f"optimizer: {name}={value} underflows {model.dtype.name}, "
+                                 f"the model's dtype (its smallest normal number is "
+                                 f"{tiny:.3g}; {self!r})")
         state, step = self._bind(model)
         return self.code, state, hyper, step
 
@@ -115,8 +124,9 @@ class SGD(Optimizer):
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0")
 
-    def _hyper(self, dtype):
-        return np.array([self.lr, self.momentum, self.weight_decay, float(self.nesterov)], dtype)
+    def _hyperparameters(self):
+        return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay,
+                "nesterov": float(self.nesterov)}
 
     @property
     def velocity(self):
@@ -161,9 +171,10 @@ class Adam(Optimizer):
         check_real("eps", self.eps, 0.0, strict=True)
         check_real("weight_decay", self.weight_decay, 0.0)
 
-    def _hyper(self, dtype):
+    def _hyperparameters(self):
         beta1, beta2 = self.betas
-        return np.array([self.lr, beta1, beta2, self.eps, self.weight_decay], dtype)
+        return {"lr": self.lr, "betas[0]": beta1, "betas[1]": beta2, "eps": self.eps,
+                "weight_decay": self.weight_decay}
 
     @property
     def exp_avg(self):
@@ -204,8 +215,8 @@ class SklearnSGD(Optimizer):
             raise ValueError(f"momentum must be <= 1, got {self.momentum}")
         check_bool("nesterov", self.nesterov)
 
-    def _hyper(self, dtype):
-        return np.array([self.lr, self.momentum, float(self.nesterov)], dtype)
+    def _hyperparameters(self):
+        return {"lr": self.lr, "momentum": self.momentum, "nesterov": float(self.nesterov)}
 
     def __repr__(self):
         return f"SklearnSGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov})"
@@ -238,8 +249,8 @@ class SklearnAdam(Optimizer):
                 raise ValueError(f"{name} must be < 1, got {getattr(self, name)}")
         check_real("eps", self.eps, 0.0, strict=True)
 
-    def _hyper(self, dtype):
-        return np.array([self.lr, self.beta1, self.beta2, self.eps], dtype)
+    def _hyperparameters(self):
+        return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
     def __repr__(self):
         return (f"SklearnAdam(lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, "

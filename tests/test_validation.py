@@ -78,6 +78,8 @@ CONSTRUCTOR_CASES = [
     ("sizes_float_width", dict(sizes=[3, 4.0, 2]), TypeError, "sizes"),
     ("sizes_bool_width", dict(sizes=[3, True, 2]), TypeError, "sizes"),
     ("sizes_string_width", dict(sizes=[3, "4", 2]), TypeError, "sizes"),
+    ("sizes_past_int64", dict(sizes=[10**10, 10**10]), ValueError, "sizes"),
+    ("sizes_width_2_62", dict(sizes=[3, 2**62, 2]), ValueError, "sizes"),
     ("hidden_unknown", dict(hidden="swish"), ValueError, "hidden"),
     ("hidden_output_only", dict(hidden="softmax"), ValueError, "hidden"),
     ("hidden_not_string", dict(hidden=None), TypeError, "hidden"),
@@ -623,3 +625,23 @@ def test_fit_never_returns_non_finite_parameters(dtype, lr):
     with unchanged(net), pytest.raises((ValueError, FloatingPointError)):
         net.fit(X, 1e3 * Y, optimizer=opt, epochs=1, batch_size=None)
     assert np.isfinite(net.params).all()
+
+
+@pytest.mark.parametrize("make_optimizer, name", [
+    (lambda: SGD(lr=1e-50), "lr"),
+    (lambda: SGD(lr=0.1, momentum=1e-40), "momentum"),
+    (lambda: SGD(lr=0.1, weight_decay=1e-45), "weight_decay"),
+    (lambda: fastnn.Adam(eps=1e-50), "eps"),
+    (lambda: fastnn.Adam(lr=1e39), "lr"),
+    (lambda: fastnn.optimizers.SklearnSGD(lr=1e-40), "lr"),
+    (lambda: fastnn.optimizers.SklearnAdam(eps=1e-46), "eps"),
+], ids=["sgd_lr", "sgd_momentum", "sgd_weight_decay", "adam_eps", "adam_lr_overflows",
+        "sklearn_sgd_lr", "sklearn_adam_eps"])
+def test_hyperparameters_that_underflow_or_overflow_float32_are_refused(make_optimizer, name):
+    """In float32 they would act as 0 (an lr of 0 trains nothing, an eps of 0 divides by 0)
+    or as infinity; the same values train in float64."""
+    X, Y = data()
+    net = make_net(dtype="float32")
+    with unchanged(net), pytest.raises(ValueError, match=named(name) + ".*float32"):
+        net.fit(X, Y, optimizer=make_optimizer(), epochs=1)
+    make_net().fit(X, Y, optimizer=make_optimizer(), epochs=1)  # float64 holds them
