@@ -6,6 +6,7 @@ views), draws initial weights and shuffles; subclasses supply only the mathemati
 methods, ``params`` and ``layer_views`` are the interface for trainers that check their
 own input (fastnn's scikit-learn estimators).
 """
+import threading
 import time
 
 import numpy as np
@@ -44,6 +45,21 @@ class History:
         return f"History({len(self.loss)} epochs in {self.seconds:.3f} s{last})"
 
 
+class _Exclusive:
+    """Holds ``lock`` inside; RuntimeError at once where another thread holds it."""
+
+    def __init__(self, lock):
+        self._lock = lock
+
+    def __enter__(self):
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError("this model is being trained in another thread; train a model "
+                               "from one thread at a time (copy.deepcopy(model) gives another)")
+
+    def __exit__(self, *exception):
+        self._lock.release()
+
+
 class Network:
     """A multilayer perceptron: ``sizes[0]`` inputs, hidden layers, ``sizes[-1]`` outputs."""
 
@@ -58,6 +74,7 @@ class Network:
         dtype = check_dtype(dtype)
         if output == "softmax" and sizes[-1] < 2:
             raise ValueError("output='softmax' needs at least 2 output units (sizes[-1] >= 2)")
+        self._training_lock = threading.Lock()
         self._sizes = sizes
         self._hidden = (hidden if isinstance(hidden, str) else
                         tuple(hidden) if isinstance(hidden, tuple) else list(hidden))
@@ -78,18 +95,29 @@ class Network:
             if bias:
                 self._b_off[layer] = offset
                 offset += sizes[layer + 1]
-        self._params = np.zeros(offset, dtype)
+        try:
+            self._params = np.zeros(offset, dtype)
+        except MemoryError:
+            raise ValueError(f"sizes {list(sizes)}: {offset} {dtype.name} parameters "
+                             f"({offset * dtype.itemsize / 2**30:.3g} GiB) do not fit in "
+                             "memory") from None
         # scikit-learn's rule takes its factor from the hidden activation, for the output
         # layer too: here each hidden layer's own, and the last one's for the output layer.
         init_activations = hidden_names + (hidden_names[-1] if hidden_names else
                                            hidden if isinstance(hidden, str) else None,)
         self._write_params(*initial_params(init, sizes, bias, init_activations, random_state))
 
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_training_lock", None)  # a lock does not pickle; each copy gets its own
+        return state
+
     def __setstate__(self, state):
         """Unpickling (also from read-only memory maps, as joblib loads) gives the model its
         own writable parameter buffer; models pickled before per-layer activations get theirs
         from their one hidden activation."""
         self.__dict__.update(state)
+        self._training_lock = threading.Lock()
         self._params = np.array(self._params)
         if "_activations" not in state:
             self._activations = (self._hidden,) * (len(self._sizes) - 2) + (self._output,)
@@ -291,7 +319,20 @@ class Network:
 
         n = X.shape[0]
         batch_size = n if batch_size is None else min(batch_size, n)
-        shuffled = shuffle and batch_size < n
+        with self._exclusive():
+            return self._fit_checked(X, T, weights, loss, optimizer, epochs, batch_size,
+                                     shuffle and batch_size < n, reduction, l2, seed, verbose,
+                                     callback)
+
+    def _exclusive(self):
+        """Context manager held while this model trains; RuntimeError at once if another
+        thread is training it (two runs' updates would mix in one parameter buffer)."""
+        return _Exclusive(self._training_lock)
+
+    def _fit_checked(self, X, T, weights, loss, optimizer, epochs, batch_size, shuffled,
+                     reduction, l2, seed, verbose, callback):
+        """fit's training loop, on checked arguments."""
+        n = X.shape[0]
         rng = np.random.default_rng(seed)
         opt = optimizer._bundle(self)
         _, state, _, step = opt
@@ -372,8 +413,9 @@ class Network:
         then left as they are)."""
         n = X.shape[0]
         weights = np.ones(n) if sample_weight is None else sample_weight
-        return self._train_epochs(X, T, weights, orders, batch_size, loss,
-                                  optimizer._bundle(self), reduction == "mean", l2)
+        with self._exclusive():
+            return self._train_epochs(X, T, weights, orders, batch_size, loss,
+                                      optimizer._bundle(self), reduction == "mean", l2)
 
     # ----------------------------------------------------------------- the mathematics
     def _net(self, loss="squared_error"):
