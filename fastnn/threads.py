@@ -18,6 +18,7 @@ import contextlib
 import functools
 import glob
 import os
+import threading
 import time
 
 import numba
@@ -107,9 +108,29 @@ def _blas_controller():
     return ThreadpoolController()
 
 
+_BLAS_LOCK = threading.Lock()
+_blas_holders = 0
+_blas_limiter = None
+
+
+@contextlib.contextmanager
 def one_blas_thread():
-    """Context manager: BLAS libraries on one thread inside."""
-    return _blas_controller().limit(limits=1, user_api="blas")
+    """Context manager: BLAS libraries on one thread inside. Process-wide, so the first of
+    any number of overlapping holders (threads) sets the limit and the last one restores the
+    limits from before the first, whatever the order they leave in."""
+    global _blas_holders, _blas_limiter
+    with _BLAS_LOCK:
+        if _blas_holders == 0:
+            _blas_limiter = _blas_controller().limit(limits=1, user_api="blas")
+        _blas_holders += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _blas_holders -= 1
+            if _blas_holders == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 
 class ThreadChoice:

@@ -3,6 +3,7 @@ generated comparisons of test_paths.py do not reach: more parts than threads, pa
 than a block, the same bits on threads or not, and the choice between the two."""
 import subprocess
 import sys
+import threading
 import time
 
 import numba
@@ -261,3 +262,85 @@ def test_parts_on_threads_forces_the_way(parts, kernel_calls, way):
         net.fit(X, Y, epochs=3, batch_size=64)
     assert set(kernel_calls) == {"threaded" if way else "train:batched"}
     assert threads.forced_way() is None
+
+
+# --------------------------------------------------------------------------- Python threads
+def blas_threads():
+    """The thread counts of the BLAS libraries fastnn limits (those loaded when it first did)."""
+    return [lib["num_threads"] for lib in
+            threads._blas_controller().select(user_api="blas").info()]
+
+
+def test_blas_limit_restored_whatever_order_threads_leave_in():
+    """A enters, B enters, A leaves, B leaves: the limits are back to what they were."""
+    before = blas_threads()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def a():
+        with threads.one_blas_thread():
+            a_in.set()
+            b_in.wait()
+        a_out.set()
+
+    def b():
+        a_in.wait()
+        with threads.one_blas_thread():
+            b_in.set()
+            a_out.wait()
+    workers = [threading.Thread(target=a), threading.Thread(target=b)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert blas_threads() == before
+    with threads.one_blas_thread():
+        assert set(blas_threads()) == {1}
+    assert blas_threads() == before
+
+
+def test_a_model_trained_from_two_threads_at_once_is_refused():
+    X, Y = make_data(64, [3, 8, 2], "linear", "squared_error", seed=41)
+    net = fastnn.MLP([3, 8, 2], output="linear", seed=0)
+    started, release = threading.Event(), threading.Event()
+
+    def hold(epoch, loss):
+        started.set()
+        release.wait()
+    worker = threading.Thread(target=lambda: net.fit(X, Y, epochs=2, callback=hold))
+    worker.start()
+    started.wait()
+    try:
+        before = net.params.copy()
+        with pytest.raises(RuntimeError, match="another thread"):
+            net.fit(X, Y, epochs=1)
+        with pytest.raises(RuntimeError, match="another thread"):
+            net.train_epochs_unchecked(np.ascontiguousarray(X), np.ascontiguousarray(Y),
+                                       "squared_error", fastnn.SGD(lr=0.01),
+                                       np.empty((1, 0), np.int64), 32)
+        np.testing.assert_array_equal(net.params, before)
+    finally:
+        release.set()
+        worker.join()
+    net.fit(X, Y, epochs=1)  # free again
+
+
+@pytest.mark.parametrize("shape", [
+    ([3, 8, 2], 1), ([3, 8, 2], None), ([8, 64, 4], 64)], ids=["per_sample", "narrow", "batched"])
+def test_different_models_in_threads_train_as_they_do_serially(shape):
+    sizes, batch_size = shape
+    X, Y = make_data(128, sizes, "linear", "squared_error", seed=42)
+
+    def train(seed):
+        net = fastnn.MLP(sizes, output="linear", seed=seed)
+        net.fit(X, Y, optimizer=fastnn.Adam(lr=0.01), epochs=20, batch_size=batch_size, seed=seed)
+        return net.params
+    serial = [train(seed) for seed in range(4)]
+    results = {}
+    workers = [threading.Thread(target=lambda s=seed: results.__setitem__(s, train(s)))
+               for seed in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    for seed in range(4):
+        np.testing.assert_array_equal(results[seed], serial[seed])
