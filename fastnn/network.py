@@ -8,6 +8,7 @@ own input (fastnn's scikit-learn estimators).
 """
 import threading
 import time
+import warnings
 
 import numpy as np
 
@@ -198,17 +199,27 @@ class Network:
 
     # ----------------------------------------------------------------- inference
     def forward(self, X):
-        """Output activations, shape (n_samples, sizes[-1])."""
-        return self._forward(check_inputs("X", X, self._sizes[0], self._dtype))
+        """Output activations, shape (n_samples, sizes[-1]). Finite inputs that give
+        non-finite outputs (the network's values overflow its dtype) give a RuntimeWarning,
+        as NumPy warns on overflow."""
+        return self._forward_warned(X)
 
     def predict(self, X):
         """Class index (argmax) for softmax or several outputs; 0/1 (output > 0.5) for one
-        sigmoid output; otherwise the raw outputs, shape (n_samples, sizes[-1])."""
-        out = self.forward(X)
+        sigmoid output; otherwise the raw outputs, shape (n_samples, sizes[-1]). Warns as
+        ``forward`` does."""
+        out = self._forward_warned(X)
         if self._output == "softmax" or self._sizes[-1] > 1:
             return out.argmax(axis=1)
         if self._output == "sigmoid":
             return (out[:, 0] > 0.5).astype(np.int64)
+        return out
+
+    def _forward_warned(self, X):
+        out = self._forward(check_inputs("X", X, self._sizes[0], self._dtype))
+        if not np.isfinite(out).all():
+            warnings.warn(f"finite inputs gave non-finite outputs: the network's values "
+                          f"overflow {self._dtype.name}", RuntimeWarning, stacklevel=3)
         return out
 
     # ----------------------------------------------------------------- loss and gradient

@@ -9,6 +9,7 @@ dtype; NaN never appears silently.
 import contextlib
 import gc
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -645,3 +646,21 @@ def test_hyperparameters_that_underflow_or_overflow_float32_are_refused(make_opt
     with unchanged(net), pytest.raises(ValueError, match=named(name) + ".*float32"):
         net.fit(X, Y, optimizer=make_optimizer(), epochs=1)
     make_net().fit(X, Y, optimizer=make_optimizer(), epochs=1)  # float64 holds them
+
+
+def test_finite_input_that_overflows_is_never_silent():
+    """A linear network with weights of +-2 on inputs of 1e308: forward and predict warn as
+    NumPy does on overflow; loss_and_grad raises as fit does."""
+    net = fastnn.MLP([2, 3, 2], hidden="linear", output="linear", seed=0)
+    net.params[...] = np.where(np.arange(net.n_params) % 2, 2.0, -2.0)
+    X = np.full((1, 2), 1e308)
+    with pytest.warns(RuntimeWarning, match="non-finite outputs.*float64") as record:
+        out = net.forward(X)
+    assert not np.isfinite(out).all() and record[0].filename == __file__
+    with pytest.warns(RuntimeWarning, match="non-finite outputs"):
+        net.predict(X)
+    with pytest.raises(FloatingPointError):
+        net.loss_and_grad(X, np.zeros((1, 2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net.forward(np.ones((1, 2)))  # finite outputs: no warning
