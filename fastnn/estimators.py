@@ -10,13 +10,14 @@ interface for trainers (``params``, ``layer_views``, ``forward_unchecked``,
 the estimator API, label handling, splits and scores come from scikit-learn, which must be
 installed (``pip install scikit-learn``).
 """
+import contextlib
 import copy
-import numbers
 import warnings
 
 import numpy as np
 import scipy.optimize
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn import neural_network as sklearn_neural_network
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
@@ -26,7 +27,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import check_bool, check_choice, check_int, check_real
+from ._validation import check_choice, check_int
 from .model import MLP
 from .optimizers import SklearnAdam, SklearnSGD
 
@@ -60,6 +61,9 @@ class BaseMLP(BaseEstimator):
 
     _network_class = MLP
     """The network the estimator trains (fastnn.reference.MLP in the tests)."""
+    _parameter_constraints = dict(sklearn_neural_network.MLPClassifier._parameter_constraints)
+    """scikit-learn's own: fit and partial_fit validate the parameters as scikit-learn does
+    (InvalidParameterError, a ValueError and a TypeError) before anything changes."""
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -110,49 +114,14 @@ class BaseMLP(BaseEstimator):
         super().__setstate__(state)
 
     # ----------------------------------------------------------------- parameters
-    def _hidden_sizes(self):
-        """hidden_layer_sizes checked, as a list of positive ints."""
+    def _check_params(self):
+        """What _parameter_constraints leaves open: hidden_layer_sizes are positive ints;
+        returns them as a list."""
         sizes = self.hidden_layer_sizes
-        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
-            sizes = [sizes]
-        try:
-            sizes = list(sizes)
-        except TypeError:
-            raise TypeError("hidden_layer_sizes must be an int or a sequence of ints, got "
-                            f"{self.hidden_layer_sizes!r}") from None
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
         for size in sizes:
             check_int("hidden_layer_sizes", size, 1)
         return [int(size) for size in sizes]
-
-    def _check_params(self):
-        """Every constructor parameter, checked before any attribute changes."""
-        check_choice("activation", self.activation, tuple(ACTIVATIONS))
-        check_choice("solver", self.solver, SOLVERS)
-        check_real("alpha", self.alpha, 0.0)
-        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
-            check_int("batch_size", self.batch_size, 1)
-        check_choice("learning_rate", self.learning_rate, LEARNING_RATES)
-        check_real("learning_rate_init", self.learning_rate_init, 0.0, strict=True)
-        check_real("power_t", self.power_t, 0.0)
-        check_int("max_iter", self.max_iter, 1)
-        check_bool("shuffle", self.shuffle)
-        check_real("tol", self.tol, 0.0)
-        if not isinstance(self.verbose, (bool, np.bool_, numbers.Integral)):
-            raise TypeError(f"verbose must be a bool or an int, got {self.verbose!r}")
-        check_bool("warm_start", self.warm_start)
-        if check_real("momentum", self.momentum, 0.0) > 1:
-            raise ValueError(f"momentum must be <= 1, got {self.momentum}")
-        check_bool("nesterovs_momentum", self.nesterovs_momentum)
-        check_bool("early_stopping", self.early_stopping)
-        if not 0 < check_real("validation_fraction", self.validation_fraction) < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
-        for name in ("beta_1", "beta_2"):
-            if check_real(name, getattr(self, name), 0.0) >= 1:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        check_real("epsilon", self.epsilon, 0.0, strict=True)
-        check_int("n_iter_no_change", self.n_iter_no_change, 1)
-        check_int("max_fun", self.max_fun, 1)
-        return self._hidden_sizes()
 
     def _check_solver(self):
         if self.solver not in ("sgd", "adam"):
@@ -161,9 +130,23 @@ class BaseMLP(BaseEstimator):
         return True
 
     # ----------------------------------------------------------------- fitting
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the model to X (n_samples, n_features) and y; returns self."""
-        return self._fit(X, y, incremental=False)
+        with self._unchanged_on_error():
+            return self._fit(X, y, incremental=False)
+
+    @contextlib.contextmanager
+    def _unchanged_on_error(self):
+        """A fit that raises leaves every attribute as it was: a copy of each is kept (the
+        network's parameters and the optimizer's state too) and put back."""
+        before = {name: copy.copy(value) for name, value in vars(self).items()}
+        try:
+            yield
+        except Exception:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
 
     def _fit(self, X, y, incremental):
         hidden = self._check_params()
@@ -409,7 +392,7 @@ class BaseMLP(BaseEstimator):
     def _forward(self, X):
         """Output activations for X, validated against the fitted model."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        X = validate_data(self, X, reset=False)  # numbers only, as scikit-learn's predict
         net = self._network(self._net.dtype)
         return net.forward_unchecked(np.ascontiguousarray(X, net.dtype))
 
@@ -448,8 +431,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return X, self._label_binarizer.transform(y).astype(X.dtype)
 
     @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """One epoch over (X, y); ``classes`` (all labels) is required on the first call."""
+        with self._unchanged_on_error():
+            return self._partial_fit(X, y, classes)
+
+    def _partial_fit(self, X, y, classes):
         if not hasattr(self, "classes_"):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -515,6 +503,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                          epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun)
         self.loss = loss
 
+    _parameter_constraints = dict(sklearn_neural_network.MLPRegressor._parameter_constraints)
+
     def _check_params(self):
         check_choice("loss", self.loss, ("squared_error",))
         return super()._check_params()
@@ -530,9 +520,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return X, y
 
     @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y):
         """One epoch over (X, y)."""
-        return self._fit(X, y, incremental=True)
+        with self._unchanged_on_error():
+            return self._fit(X, y, incremental=True)
 
     def _decode(self, out):
         return out.ravel() if out.shape[1] == 1 else out

@@ -1,5 +1,6 @@
 """fastnn.MLPClassifier / MLPRegressor against scikit-learn's own: same loss curves, weights
 and predictions; scikit-learn's estimator checks; model selection tools; bad input."""
+import copy
 import pickle
 import subprocess
 import sys
@@ -275,11 +276,13 @@ def test_divergence_raises_and_leaves_the_weights():
     X, y = DATA["one_output"]
     model = fit_quietly(fastnn.MLPRegressor((8,), solver="sgd", max_iter=2, random_state=0), X, y)
     before = [W.copy() for W in model.coefs_]
+    state = (model.n_iter_, model.t_, list(model.loss_curve_), model.best_loss_)
     model.set_params(learning_rate_init=1e3, warm_start=True, max_iter=50)
     with pytest.raises(ValueError, match="non-finite"):
         fit_quietly(model, X * 1e3, y)
     for W, old in zip(model.coefs_, before):
         np.testing.assert_array_equal(W, old)
+    assert (model.n_iter_, model.t_, model.loss_curve_, model.best_loss_) == state
 
 
 BAD_PARAMS = [
@@ -311,6 +314,81 @@ def test_bad_parameters_are_named(kind, name, value, error):
         model.fit(X, y)
     for W, old in zip(model.coefs_, before):
         np.testing.assert_array_equal(W, old)
+
+
+SKLEARN_PARAM_CASES = [(name, value) for name, value, _ in BAD_PARAMS] + [
+    ("shuffle", 1), ("max_iter", 1.5), ("alpha", "0"), ("batch_size", "x"),
+    ("random_state", -1), ("random_state", "seed"), ("tol", -1e-4), ("verbose", -1),
+    ("validation_fraction", 0.0), ("n_iter_no_change", np.inf), ("momentum", 1),
+    ("verbose", 0), ("batch_size", np.int64(5)), ("alpha", np.float32(1e-3)),
+]
+
+
+def outcome(estimator, X, y):
+    """The exception type fit raises, or None when it fits."""
+    try:
+        fit_quietly(estimator, X, y)
+    except Exception as error:  # noqa: BLE001  (compared below)
+        return type(error)
+    return None
+
+
+@pytest.mark.parametrize("name, value", SKLEARN_PARAM_CASES,
+                         ids=[f"{name}={value!r}" for name, value in SKLEARN_PARAM_CASES])
+@pytest.mark.parametrize("kind", ["MLPClassifier", "MLPRegressor"])
+def test_parameters_accepted_and_refused_as_scikit_learn(kind, name, value):
+    """The same parameter value: both fit, or both raise the same exception type
+    (InvalidParameterError, a ValueError and a TypeError, for what the constraints refuse)."""
+    X, y = IRIS
+    y = y if kind == "MLPClassifier" else y.astype(float)
+    settings = dict(hidden_layer_sizes=(4,), max_iter=2, random_state=0, early_stopping=False)
+    settings[name] = value
+    theirs = outcome(getattr(neural_network, kind)(**settings), X, y)
+    ours = outcome(getattr(fastnn, kind)(**settings), X, y)
+    assert ours == theirs
+
+
+def test_a_refused_fit_leaves_the_fitted_estimator_as_it_was():
+    """Parameters are validated before anything changes, and a fit that fails later (a
+    diverging warm start, a validation split too small) puts every attribute back."""
+    X, y = IRIS
+    model = fit_quietly(fastnn.MLPClassifier((4,), max_iter=5, random_state=0), X, y)
+    before = {name: copy.deepcopy(value) for name, value in vars(model).items()
+              if name.endswith("_") and not name.startswith("_")}
+    predictions = model.predict(X)
+
+    def refused(**params):
+        model.set_params(**params)
+        with pytest.raises(ValueError):
+            fit_quietly(model, X[:, :3], y + 5)
+        model.set_params(random_state=0, warm_start=False, early_stopping=False,
+                         validation_fraction=0.1, learning_rate_init=0.001)
+        for name, value in before.items():
+            assert_same_attribute(getattr(model, name), value)
+        np.testing.assert_array_equal(model.predict(X), predictions)
+    refused(random_state=-1)
+    refused(early_stopping=True, validation_fraction=0.0)
+
+
+def assert_same_attribute(actual, expected):
+    if isinstance(expected, list) and expected and isinstance(expected[0], np.ndarray):
+        assert len(actual) == len(expected)
+        for a, e in zip(actual, expected):
+            np.testing.assert_array_equal(a, e)
+    elif isinstance(expected, np.ndarray):
+        np.testing.assert_array_equal(actual, expected)
+    else:
+        assert actual == expected
+
+
+def test_predict_refuses_strings_as_scikit_learn():
+    X, y = IRIS
+    model = fit_quietly(fastnn.MLPClassifier((4,), max_iter=2, random_state=0), X, y)
+    with pytest.raises(ValueError):
+        model.predict(X.astype(str))
+    with pytest.raises(ValueError):
+        fit_quietly(neural_network.MLPClassifier((4,), max_iter=2, random_state=0), X,
+                    y).predict(X.astype(str))
 
 
 def test_regressor_rejects_losses_it_does_not_have():
