@@ -58,7 +58,8 @@ class Optimizer:
         ValueError naming a hyperparameter that overflows that dtype, or that is not 0 but
         falls below its smallest normal number (it would act as 0, or lose its precision)."""
         values = self._hyperparameters()
-        hyper = np.array(list(values.values()), model.dtype)
+        with np.errstate(over="ignore"):  # an overflow is reported below, naming it
+            hyper = np.array(list(values.values()), model.dtype)
         tiny = np.finfo(model.dtype).tiny
         for (name, value), cast in zip(values.items(), hyper):
             if not np.isfinite(cast):

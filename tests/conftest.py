@@ -5,10 +5,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 import fastnn
 from fastnn import _registry as reg
 from fastnn import model, paths, threads
+
+settings.register_profile("ci", max_examples=30, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci")
+"""Property-based tests (test_properties.py): "ci" by default, about a minute;
+``--hypothesis-profile=long`` for a longer run by hand."""
 
 DTYPES = [np.float64, np.float32]
 RTOL = {np.float64: 1e-12, np.float32: 3e-5}

@@ -202,3 +202,25 @@ def test_l2_penalty_is_the_stated_loss():
         np.testing.assert_allclose(new, W - 0.1 * (dW + 0.5 * W / 9), rtol=1e-13, atol=1e-15)
     for b, db, new in zip(biases, grad_b, new_biases):
         np.testing.assert_allclose(new, b - 0.1 * db, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("batch_size", [1, 8, None])
+def test_an_interrupt_leaves_the_last_completed_epoch(batch_size):
+    """Ctrl-C (KeyboardInterrupt) between the compiled calls: the parameters and optimizer
+    state are those after the epochs that completed, exactly, and training can go on."""
+    rng = np.random.default_rng(5)
+    X, Y = rng.normal(size=(40, 3)), rng.normal(size=(40, 2))
+
+    def interrupt(epoch, loss):
+        if epoch == 3:
+            raise KeyboardInterrupt
+    net, opt = fastnn.MLP([3, 6, 2], output="linear", seed=0), fastnn.SGD(lr=0.05, momentum=0.9)
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, Y, optimizer=opt, epochs=10, batch_size=batch_size, seed=3,
+                callback=interrupt)
+    alone, alone_opt = (fastnn.MLP([3, 6, 2], output="linear", seed=0),
+                        fastnn.SGD(lr=0.05, momentum=0.9))
+    alone.fit(X, Y, optimizer=alone_opt, epochs=4, batch_size=batch_size, seed=3)
+    np.testing.assert_array_equal(net.params, alone.params)
+    np.testing.assert_array_equal(opt.velocity, alone_opt.velocity)
+    net.fit(X, Y, optimizer=opt, epochs=1, batch_size=batch_size)  # not stuck: trains on
