@@ -196,6 +196,6 @@ def _figure_and_axes(ax, path, nrows=None, ncols=None, **figure):
 
 
 def _finish(fig, axes, path):
-    if path is not None:
-        fig.savefig(path, dpi=110)
+    if path is not None:  # str, bytes or os.PathLike, as NumPy takes paths
+        fig.savefig(os.fsdecode(os.fspath(path)), dpi=110)
     return fig, axes

@@ -1,5 +1,6 @@
 """fastnn.plot: every function returns its matplotlib objects and writes a PNG (Agg backend);
 without matplotlib, importing fastnn.plot says how to install it."""
+import os
 import subprocess
 import sys
 
@@ -155,3 +156,11 @@ def test_without_matplotlib_fastnn_imports_and_plot_says_how_to_install_it():
                      "except ImportError as error:\n"
                      "    print(error)\n")
     assert "pip install matplotlib" in out and "fastnn[bench]" in out
+
+
+@pytest.mark.parametrize("kind", [str, bytes, "pathlike"])
+def test_pictures_take_str_bytes_and_pathlike_paths(plot, tmp_path, kind):
+    path = tmp_path / "curve.png"
+    given = {str: str(path), bytes: os.fsencode(path), "pathlike": path}[kind]
+    plot.loss_curve([1.0, 0.5, 0.25], path=given)
+    assert_png(path)
