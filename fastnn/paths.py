@@ -30,28 +30,21 @@ PER_SAMPLE_MAX_ROWS = 32
 """Training batches of at most this many rows take the per-sample path (see per_sample_fits)."""
 NARROW_MAX_WIDTH = 32
 """The narrow path takes a network only if every layer (input and output included) is at
-most this wide. Measured against the batched path (float64, full epochs of 1000 rows,
-batches of 64 to 1000): the narrow path is 8-9x faster at 4-16-1, 2.6x at 16-16-16,
-1.5-1.8x at 32-32-32 (float32 2-4x); it was still 1.3-1.5x faster at 64-64-64, but there a
-layer's product is large enough for a blocked or BLAS product, and on the narrow path each
-output row of a layer is its own pass over the rows."""
+most this wide: up to here its loops over the rows beat the batched path's products by a
+wide margin; wider, a layer's product is large enough for blocking or BLAS, while the narrow
+path makes each output of a layer its own pass over the rows."""
 NARROW_MIN_ROWS = 24
-"""... and batches of at least this many rows. Measured against the per-sample path (which
-takes batches of up to 32 rows otherwise): from 24 rows the narrow path was faster in every
-shape tried (1-1 to 16-16-16-16, float32 and float64; 2-10-1: 1.8x at 24 rows, 2.2x at 32);
-at 16 rows it was faster for most (2-10-1 1.5x) but not all (1-1: 0.8x, float32
-16-16-16-16: 0.85x); at 8 rows about even; at 4 rows half as fast."""
+"""... and batches of at least this many rows: the fewest with which the narrow path beat the
+per-sample path (which takes batches of up to 32 rows otherwise) in every shape tried; at
+16 rows it lost in some."""
 CHUNK_BYTES = 1 << 17
 """The narrow path takes a batch in chunks of about this many bytes of activations and
-deltas (a multiple of 8 rows, 64 to 1024 rows: see chunk_rows). Measured against a fixed 256
-rows: 2-10-1 float64 +2% (680-row chunks), 8-16-4 +10%, 16-16-16-16 +20%, 32-32-32 +20%
-(96 rows); float32 2-10-1 +10%, 8-16-4 +20%, 32-32-32 -12%. 64 KB was up to 40% slower,
-192 KB about as fast as 256 rows."""
+deltas (a multiple of 8 rows, 64 to 1024 rows: see chunk_rows): a chunk's buffers stay in
+the core's L2 cache, and the loops over a chunk's rows stay long enough to vectorise."""
 PARALLEL_MIN_FLOPS = 1_000_000
 """A training batch splits into parts for threads only when it takes at least this many
-floating-point operations (forward and backward, about 6 per weight per row): about 15 us
-of BLAS on one core, against about 2 us to start the threads twice per batch (numba's
-OpenMP layer)."""
+floating-point operations (forward and backward, about 6 per weight per row): enough that
+starting the threads twice per batch costs a small part of it."""
 
 
 class Path(NamedTuple):
@@ -105,7 +98,7 @@ def batch_parts(rows, sizes):
     """How many parts each batched training batch of ``rows`` rows splits into: one per
     usable thread, each of BLAS_MIN_ROWS to BLOCK_ROWS rows, when the batch has
     PARALLEL_MIN_FLOPS of work; else 1 (one thread, unsplit). Never with numba's workqueue
-    layer, which takes about 20 us to start threads (OpenMP about 2 us)."""
+    layer, which takes about ten times as long as OpenMP to start threads."""
     flops = 6 * rows * sum(k * n for k, n in zip(sizes[:-1], sizes[1:]))
     parts = min(threads.usable_threads(), rows // BLAS_MIN_ROWS)
     if (parts < 2 or flops < PARALLEL_MIN_FLOPS or -(-rows // parts) > BLOCK_ROWS

@@ -4,15 +4,14 @@
 The split fixes the arithmetic: on threads (fastnn.kernels.threaded) or on one thread
 (fastnn.kernels.batched.train_batched with the same number of parts, one product per part)
 training ends on the same bits. Whether the parts run on threads follows the machine: with
-another process keeping one core of two busy, W6's batches on 2 threads ran at 67k-128k
-samples/s against 720k on one (a thread that has lost its core holds up every batch), the
-collapse PyTorch's and OpenBLAS's own thread pools show there. So threads run only while the
+another process keeping one core of two busy, batches on 2 threads collapse (a thread that
+has lost its core holds up every batch), as PyTorch's and OpenBLAS's own thread pools do
+there, to a fraction of one thread's speed. So threads run only while the
 other cores are free (have_cores), and a long fit measures both ways and keeps the faster
 (ThreadChoice).
 
 BLAS runs on one thread meanwhile (threadpoolctl): OpenBLAS's own threads, spinning while
-they wait for work, took the second core from the parts' threads (W6: 450k samples/s with
-them, 920k without).
+they wait for work, would take the second core from the parts' threads.
 """
 import contextlib
 import functools
@@ -98,8 +97,8 @@ _PROBE = np.zeros(64)
 
 def wake_threads():
     """Run a tiny parallel loop: threads that slept (and, on a virtual machine, a core the
-    host had parked) are awake before a timed call. The first epoch after a pause ran at half
-    speed on 2 threads without it (W6: 500k samples/s against 940k)."""
+    host had parked) are awake before a timed call; without it, the first epoch after a pause
+    ran at about half speed on 2 threads."""
     thread_probe(_PROBE)
 
 
@@ -142,12 +141,12 @@ class ThreadChoice:
     them throughout: a probe costs a warm-up call, compiling or loading the other kernel and
     calls at the slower speed. The other way is probed once the first has run PROBE_AFTER
     seconds and 1/PROBE_SHARE times as long as a probe takes (at least PROBE_SECONDS and one
-    epoch: one of W7's takes 0.4-0.7 s). Then the faster runs, in calls of about RUN_SECONDS
-    (so a long fit comes back to choose), and the slower is probed again after PROBE_AFTER,
-    twice as late each time it is still slower, up to MAX_PROBE_AFTER. Each way's first call
-    is a warm-up, not counted (the first epochs on threads ran at half speed: W6 500-570k
-    samples/s against 940k after). A way's throughput is its sample-steps over its seconds,
-    older calls weighing half as much every ``HALF_LIFE`` seconds.
+    epoch, which for a large data set is long). Then the faster runs, in calls of about
+    RUN_SECONDS (so a long fit comes back to choose), and the slower is probed again after
+    PROBE_AFTER, twice as late each time it is still slower, up to MAX_PROBE_AFTER. Each
+    way's first call is a warm-up, not counted (the first epochs on threads can run at half
+    speed). A way's throughput is its sample-steps over its seconds, older calls weighing
+    half as much every ``HALF_LIFE`` seconds.
     """
 
     PROBE_SECONDS = 0.01

@@ -52,7 +52,7 @@ def kernel(function=None, *, parallel=False, inline=False, blas=False):
     nothing (their buffers come from Python) and return no arrays, so no count is needed, and
     counting cost much: every array a call passes is counted up and down around the call,
     and numba's pass that removes those pairs fails across branches and loops (numba issue
-    #2350; the per-sample path ran 15-40% faster without). Helpers are plain kernels, which
+    #2350), which slowed the per-sample path markedly. Helpers are plain kernels, which
     LLVM inlines into their callers, so a formula is compiled once however many paths call it.
 
     ``@kernel(parallel=True)``: its ``numba.prange`` loops run on numba's threads

@@ -10,22 +10,17 @@ from ._jit import kernel
 BLAS_MIN_WORK = 32768
 """Products of at least this many multiply-adds call BLAS however few rows they have."""
 BLAS_MIN_ROWS = 8
-"""Blocks of at least this many rows call BLAS for any product. Measured (float32 and float64,
-this machine): a BLAS call costs ~0.07 us, and for 8 or more rows it is as fast as the loops
-below or faster, by up to 8x where the layer is narrow (32 x 64 x 10: 0.9 us against 6.9 us;
-an inner loop 10 wide barely vectorises). The loops win only for a few rows into a wide
-layer (4 x 64 x 64: 1.0 us against 1.5 us). The forward product has loops of its own
-(forward_loops), with their own crossover."""
+"""Blocks of at least this many rows call BLAS for any product: from here BLAS was as fast
+as the loops below or faster (much faster into narrow layers, whose short inner loops barely
+vectorise); the loops win only for a few rows into a wide layer. The forward product has
+loops of its own (forward_loops), with their own crossover."""
 FORWARD_LOOP_BYTES = 64
 FORWARD_LOOP_MIN_WIDTH = 32
 """A forward product runs as forward_loops, not BLAS, for fewer than BLAS_MIN_ROWS rows, and
 for at most FORWARD_LOOP_BYTES of a column's rows (16 float32 rows, 8 float64) into a layer at
-least FORWARD_LOOP_MIN_WIDTH wide. BLAS packs W into its own layout on every call, which
-costs as much as the products when the rows are few. Measured (float32, this machine, BLAS
-time = 1): 16 rows 0.5-0.9 into layers 32-256 wide (64 x 128: 2.4 us against 4.3 us), 24-32
-rows 0.4-1.4, 16 rows into 10 outputs 1.7, 32 rows into 1 output 15 (BLAS: 0.12 us); float64
-8 rows 0.5-0.85, 16 rows 0.6-1.3; fewer than 8 rows 0.1-0.5 whatever the size (4 x 784 x
-256: 25 us against 60 us)."""
+least FORWARD_LOOP_MIN_WIDTH wide: BLAS packs W into its own layout on every call, which
+costs as much as the products when the rows are few, while into narrow outputs the loops
+do not vectorise."""
 
 
 @kernel

@@ -30,8 +30,7 @@ loss_rows = inlined(losses.loss_rows)
 penalize_and_update = inlined(updates.penalize_and_update)
 softmax_rows = activations.softmax_rows
 """The formulas every batch runs, inlined; softmax, which only a softmax output runs, called
-(compiling an inlined copy into this large kernel cost more than compiling it apart: 3% of
-its cold compile)."""
+(an inlined copy in this large kernel took longer to compile than a kernel of its own)."""
 
 NARROW = 16
 """Layers narrower than this compute z four columns at a time with the sums in registers (a
