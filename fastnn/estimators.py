@@ -41,6 +41,9 @@ SOLVERS = ("lbfgs", "sgd", "adam")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
 """learning_rate="adaptive" stops once the learning rate is at or below this (as scikit-learn)."""
+FAST_PREDICT_ROWS = 1024
+"""Predictions for at most this many rows may skip scikit-learn's validation (_forward)."""
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 MAX_CALL_ROWS = 1 << 20
 """At most this many sample-steps (epochs x samples) train in one compiled call."""
 DIVERGED = ("Solver produced non-finite parameter weights. The input data may contain large "
@@ -204,7 +207,15 @@ class BaseMLP(BaseEstimator):
                                                  dtype=dtype)
             if hasattr(self, "_optimizer"):
                 self._optimizer.move_to(net)
-        net.set_params(list(self.coefs_), list(self.intercepts_))
+        weights, biases = net.layer_views(net.params)
+        views, arrays = weights + biases, list(self.coefs_) + list(self.intercepts_)
+        if len(views) == len(arrays) and all(type(a) is np.ndarray and a.shape == v.shape
+                                             for v, a in zip(views, arrays)):
+            for view, array in zip(views, arrays):  # the common case, without set_params'
+                view[...] = array                   # conversions
+            if np.isfinite(net.params).all():
+                return net
+        net.set_params(list(self.coefs_), list(self.intercepts_))  # checks, names the fault
         return net
 
     def _store(self, flat):
@@ -390,9 +401,16 @@ class BaseMLP(BaseEstimator):
 
     # ----------------------------------------------------------------- prediction
     def _forward(self, X):
-        """Output activations for X, validated against the fitted model."""
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)  # numbers only, as scikit-learn's predict
+        """Output activations for X, validated against the fitted model. A small, finite,
+        C-contiguous float array of the fitted width, the estimator fitted without feature
+        names, passes scikit-learn's validation as it is, so it skips it (a one-row predict
+        takes a few microseconds, not the validation's tens)."""
+        if not (type(X) is np.ndarray and X.ndim == 2 and X.dtype in FLOAT_DTYPES
+                and X.flags.c_contiguous and 0 < X.shape[0] <= FAST_PREDICT_ROWS
+                and "_net" in vars(self) and X.shape[1] == getattr(self, "n_features_in_", -1)
+                and not hasattr(self, "feature_names_in_") and np.isfinite(X).all()):
+            check_is_fitted(self)
+            X = validate_data(self, X, reset=False)  # numbers only, as scikit-learn's predict
         net = self._network(self._net.dtype)
         return net.forward_unchecked(np.ascontiguousarray(X, net.dtype))
 
@@ -453,6 +471,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self._fit(X, y, incremental=True)
 
     def _decode(self, out):
+        """The labels of the outputs, as the label binarizer's inverse_transform gives them:
+        the class of the largest output (multiclass) or of an output above 0.5 (binary),
+        taken directly; multilabel through it."""
+        kind = self._label_binarizer.y_type_
+        if kind == "multiclass":
+            return self.classes_.take(out.argmax(axis=1))
+        if kind == "binary":
+            return self.classes_.take((out.ravel() > 0.5).astype(np.intp))
         if self.n_outputs_ == 1:
             out = out.ravel()
         return self._label_binarizer.inverse_transform(out)

@@ -402,3 +402,47 @@ def test_fastnn_imports_without_scikit_learn():
             "try:\n    fastnn.MLPClassifier\nexcept ImportError as e:\n    print('ImportError:', e)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "ImportError: fastnn.MLPClassifier needs scikit-learn" in result.stdout
+
+
+# ---------------------------------------------------------------------------- fast predict
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("task", sorted(DATA))
+def test_small_predictions_skip_validation_and_agree_with_scikit_learn(task, dtype):
+    """A few C-contiguous float rows take the fast path; its results equal scikit-learn's
+    (and the validated path's: the same rows as a list)."""
+    ours, theirs = estimator_pair(task, max_iter=5, **SOLVERS["adam"])
+    X, y = DATA[task]
+    fit_quietly(ours, X, y)
+    fit_quietly(theirs, X, y)
+    rtol = 1e-5 if dtype == np.float32 else RTOL
+    for rows in (X[:1], X[:7]):
+        rows = np.ascontiguousarray(rows, dtype)
+        np.testing.assert_array_equal(ours.predict(rows), ours.predict(rows.tolist()))
+        if task in CLASSIFICATION:
+            np.testing.assert_array_equal(ours.predict(rows), theirs.predict(rows))
+            np.testing.assert_allclose(ours.predict_proba(rows), theirs.predict_proba(rows),
+                                       rtol=rtol)
+        else:
+            np.testing.assert_allclose(ours.predict(rows), theirs.predict(rows), rtol=rtol)
+
+
+def test_small_predictions_are_still_validated():
+    X, y = IRIS
+    model = fit_quietly(fastnn.MLPClassifier((4,), max_iter=2, random_state=0), X, y)
+    for bad in (np.full((1, 4), np.nan), np.ones((1, 3)), np.ones((1, 5))):
+        with pytest.raises(ValueError):
+            model.predict(bad)
+    with pytest.raises(Exception, match="not fitted"):
+        fastnn.MLPClassifier().predict(np.ones((1, 4)))
+    model.coefs_[0][0, 0] = np.nan  # coefs_ as the user set them are used, and checked
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(X[:1].copy())
+
+
+def test_small_predictions_of_a_model_fitted_on_a_dataframe_warn_as_scikit_learn():
+    pandas = pytest.importorskip("pandas")
+    X, y = IRIS
+    frame = pandas.DataFrame(X, columns=list("abcd"))
+    model = fit_quietly(fastnn.MLPClassifier((4,), max_iter=2, random_state=0), frame, y)
+    with pytest.warns(UserWarning, match="feature names"):
+        model.predict(X[:1].copy())
