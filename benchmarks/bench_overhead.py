@@ -1,10 +1,10 @@
 """asv: call overhead, a one-row forward call and a one-sample, one-epoch fit call."""
 import numpy as np
 
-from fastnn import SGD
-from fastnn.tools import bench
+from fastnn import MLP, SGD, reference
 
-IMPLEMENTATIONS = list(bench.IMPLEMENTATIONS)
+MODELS = {"fastnn": MLP, "reference": reference.MLP}
+IMPLEMENTATIONS = list(MODELS)
 
 
 class CallOverhead:
@@ -12,7 +12,7 @@ class CallOverhead:
     param_names = ["implementation"]
 
     def setup(self, implementation):
-        self.net = bench.IMPLEMENTATIONS[implementation]([2, 4, 1], seed=0)
+        self.net = MODELS[implementation]([2, 4, 1], seed=0)
         self.X = np.array([[0.5, -0.5]])
         self.y = np.array([1.0])
         self.optimizer = SGD(lr=0.01)

@@ -231,3 +231,31 @@ def test_startup_cases_name_their_extras():
         "sklearn MLPClassifier(max_iter=1).fit, digits"}
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         startup.first_call_seconds(startup.StartupCase("fails", "", "1 / 0"))
+
+
+# ---------------------------------------------------------------------------- --latency, asv
+def test_latency_table(monkeypatch, capsys):
+    pytest.importorskip("sklearn", reason="the latency benchmark needs scikit-learn")
+    from fastnn.tools import latency
+    monkeypatch.setattr(latency, "LOOP_SECONDS", 0.001)
+    monkeypatch.setattr(latency, "REPEAT", 1)
+    assert main(["bench", "--latency"]) == 0
+    out = capsys.readouterr().out
+    for name in ("fastnn.MLPClassifier.predict_proba", "sklearn MLPClassifier.predict_proba",
+                 "fastnn.MLP.forward, float32"):
+        assert f"| {name} | " in out
+    onnx = importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("skl2onnx")
+    assert ("| onnxruntime, float32 (skl2onnx) | " in out) == bool(onnx)
+
+
+def test_asv_suites_import_and_the_call_overhead_runs():
+    """The asv files are not collected by pytest: import each, and run the cheap suite."""
+    import benchmarks.bench_compile  # noqa: F401
+    import benchmarks.bench_latency  # noqa: F401
+    import benchmarks.bench_throughput  # noqa: F401
+    from benchmarks.bench_overhead import IMPLEMENTATIONS, CallOverhead
+    for implementation in IMPLEMENTATIONS:
+        suite = CallOverhead()
+        suite.setup(implementation)
+        suite.time_forward(implementation)
+        suite.time_fit(implementation)

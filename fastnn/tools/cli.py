@@ -2,14 +2,14 @@
 
 ``python -m fastnn demo [NAME] [--out DIR] [--quick]``
 ``python -m fastnn bench [--workloads W1,W3] [--quick] [--repeat N] [--json FILE] [--peers]
-[--blas-native] [--startup]``
+[--blas-native] [--startup] [--latency]``
 ``python -m fastnn sweep [--quick] [--plot FILE]``
 ``python -m fastnn compile [--dtype float32|float64]``
 """
 import argparse
 import sys
 
-from . import bench, compile as compile_kernels, demo, startup, sweep
+from . import bench, compile as compile_kernels, demo, latency, startup, sweep
 
 
 def main(argv=None):
@@ -43,6 +43,10 @@ def main(argv=None):
     b.add_argument("--startup", action="store_true",
                    help="instead: each path's first call in a new process, with an empty and "
                         "a filled Numba cache, beside scikit-learn's first fit")
+    b.add_argument("--latency", action="store_true",
+                   help="instead: prediction latency (one row) and throughput (1,000 rows) of "
+                        "fastnn's estimator and forward beside scikit-learn and onnxruntime "
+                        "(needs scikit-learn; onnxruntime with skl2onnx where installed)")
     s = commands.add_parser("sweep", help="cost against width, depth, batch size and samples")
     s.add_argument("--quick", action="store_true", help="short runs, no repeats")
     s.add_argument("--plot", metavar="FILE", help="also plot the sweep to FILE (needs matplotlib)")
@@ -65,6 +69,9 @@ def main(argv=None):
         return 0
     if args.startup:
         startup.run()
+        return 0
+    if args.latency:
+        latency.run()
         return 0
     if args.repeat < 1:
         parser.error("--repeat must be >= 1")

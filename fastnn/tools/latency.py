@@ -1,0 +1,105 @@
+"""``python -m fastnn bench --latency``: prediction latency of one row and throughput of 1,000
+rows, through fastnn's estimator, fastnn.MLP.forward, scikit-learn's MLPClassifier and, where
+skl2onnx and onnxruntime are installed, onnxruntime serving scikit-learn's model exported by
+skl2onnx, measured in one run on the same trained network (load_digits, 64-128-10).
+
+Each implementation's calls are timed in loops of about LOOP_SECONDS, interleaved with the
+others' REPEAT times; the table gives the median time per call.
+"""
+import importlib.util
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+LOOP_SECONDS = 0.05
+REPEAT = 5
+ROWS = {"one row": 1, "1,000 rows": 1000}
+
+
+def implementations(X, y):
+    """name -> (predict(rows) for float64 rows, the dtype it is given), and the lines saying
+    which could not be built."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    from ..estimators import MLPClassifier as FastMLPClassifier
+    from ..model import MLP
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = MLPClassifier((128,), max_iter=20, random_state=0).fit(X, y)
+        ours = FastMLPClassifier((128,), max_iter=20, random_state=0).fit(X, y)
+    net = MLP([64, 128, 10], hidden="relu", output="softmax")
+    net.set_params(list(theirs.coefs_), list(theirs.intercepts_))
+    net32 = MLP([64, 128, 10], hidden="relu", output="softmax", dtype="float32")
+    net32.set_params(list(theirs.coefs_), list(theirs.intercepts_))
+    found = {"fastnn.MLPClassifier.predict_proba": (ours.predict_proba, np.float64),
+             "sklearn MLPClassifier.predict_proba": (theirs.predict_proba, np.float64),
+             "fastnn.MLP.forward, float64": (net.forward, np.float64),
+             "fastnn.MLP.forward, float32": (net32.forward, np.float32)}
+    missing = []
+    if importlib.util.find_spec("skl2onnx") and importlib.util.find_spec("onnxruntime"):
+        import onnxruntime
+        from skl2onnx import to_onnx
+        model = to_onnx(theirs, X[:1].astype(np.float32),
+                        options={id(theirs): {"zipmap": False}})
+        session = onnxruntime.InferenceSession(model.SerializeToString(),
+                                               providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        found["onnxruntime, float32 (skl2onnx)"] = (
+            lambda rows: session.run(None, {name: rows})[1], np.float32)
+    else:
+        missing.append("onnxruntime: needs skl2onnx and onnxruntime")
+    return found, missing
+
+
+def _time_per_call(call):
+    calls, started = 0, time.perf_counter()
+    while True:
+        call()
+        calls += 1
+        elapsed = time.perf_counter() - started
+        if elapsed >= LOOP_SECONDS:
+            return elapsed / calls
+
+
+def measure(X, y):
+    """Rows {"name", "<rows>_s"}: the median seconds per call for each ROWS size."""
+    found, missing = implementations(X, y)
+    inputs = {label: {dtype: np.ascontiguousarray(X[:rows], dtype)
+                      for dtype in (np.float32, np.float64)} for label, rows in ROWS.items()}
+    times = {(name, label): [] for name in found for label in ROWS}
+    for name, (predict, dtype) in found.items():  # first calls: compiling, loading
+        for label in ROWS:
+            predict(inputs[label][dtype])
+    for _ in range(REPEAT):
+        for name, (predict, dtype) in found.items():
+            for label in ROWS:
+                rows = inputs[label][dtype]
+                times[name, label].append(_time_per_call(lambda: predict(rows)))
+    results = [{"name": name, **{label: statistics.median(times[name, label])
+                                 for label in ROWS}} for name in found]
+    return results, missing
+
+
+def format_table(results):
+    lines = ["| predicting (64-128-10, load_digits) | one row | 1,000 rows | rows/s at 1,000 |",
+             "|---|---:|---:|---:|"]
+    for r in results:
+        lines.append(f"| {r['name']} | {r['one row'] * 1e6:.1f} µs | "
+                     f"{r['1,000 rows'] * 1e6:.0f} µs | {1000 / r['1,000 rows']:,.0f} |")
+    return "\n".join(lines)
+
+
+def run(out=print):
+    from sklearn.datasets import load_digits
+
+    from .bench import describe_machine
+    X, y = load_digits(return_X_y=True)
+    out(f"fastnn bench --latency: {describe_machine()}; median of {REPEAT} interleaved loops")
+    results, missing = measure(X / 16, y)
+    for line in missing:
+        out(f"skipped: {line}")
+    out(format_table(results))
+    return results
