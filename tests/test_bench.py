@@ -239,6 +239,7 @@ def test_latency_table(monkeypatch, capsys):
     from fastnn.tools import latency
     monkeypatch.setattr(latency, "LOOP_SECONDS", 0.001)
     monkeypatch.setattr(latency, "REPEAT", 1)
+    monkeypatch.setattr(latency, "SETTLE_SECONDS", 0.0)
     assert main(["bench", "--latency"]) == 0
     out = capsys.readouterr().out
     for name in ("fastnn.MLPClassifier.predict_proba", "sklearn MLPClassifier.predict_proba",

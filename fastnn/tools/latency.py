@@ -4,7 +4,9 @@ skl2onnx and onnxruntime are installed, onnxruntime serving scikit-learn's model
 skl2onnx, measured in one run on the same trained network (load_digits, 64-128-10).
 
 Each implementation's calls are timed in loops of about LOOP_SECONDS, interleaved with the
-others' REPEAT times; the table gives the median time per call.
+others' REPEAT times, each loop SETTLE_SECONDS after the last (the BLAS libraries' idle
+threads spin for about 0.1 s after a product, taking a core from whoever runs next); the
+table gives the median time per call.
 """
 import importlib.util
 import statistics
@@ -15,6 +17,7 @@ import numpy as np
 
 LOOP_SECONDS = 0.05
 REPEAT = 5
+SETTLE_SECONDS = 0.2
 ROWS = {"one row": 1, "1,000 rows": 1000}
 
 
@@ -77,6 +80,7 @@ def measure(X, y):
         for name, (predict, dtype) in found.items():
             for label in ROWS:
                 rows = inputs[label][dtype]
+                time.sleep(SETTLE_SECONDS)
                 times[name, label].append(_time_per_call(lambda: predict(rows)))
     results = [{"name": name, **{label: statistics.median(times[name, label])
                                  for label in ROWS}} for name in found]
