@@ -30,6 +30,9 @@ LOSS_REQUIRES_OUTPUT = {
 }
 
 REDUCTIONS = ("mean", "sum")
+REDUCTION_CODES = {"mean": codes.MEAN, "sum": codes.SUM, "batch_means": codes.BATCH_MEANS}
+"""fit's reductions, and "batch_means" of the trainer interface (train_epochs_unchecked): the
+mean's gradient, and an epoch's loss as scikit-learn reports it (fastnn's estimators)."""
 
 # Initialisers (see fastnn.initializers for the draws and their order).
 INITS = ("xavier", "he", "uniform", "uniform_signed", "normal", "sklearn")

@@ -25,7 +25,7 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._validation import check_choice, check_int
 from .model import MLP
@@ -134,10 +134,11 @@ class BaseMLP(BaseEstimator):
 
     # ----------------------------------------------------------------- fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Fit the model to X (n_samples, n_features) and y; returns self."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X (n_samples, n_features) and y, each sample's loss weighted by
+        sample_weight (n_samples,) if given; returns self."""
         with self._unchanged_on_error():
-            return self._fit(X, y, incremental=False)
+            return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @contextlib.contextmanager
     def _unchanged_on_error(self):
@@ -151,10 +152,13 @@ class BaseMLP(BaseEstimator):
             vars(self).update(before)
             raise
 
-    def _fit(self, X, y, incremental):
+    def _fit(self, X, y, incremental, sample_weight=None):
         hidden = self._check_params()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(_check_sample_weight(sample_weight, X),
+                                                 np.float64)
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         layer_units = [X.shape[1]] + hidden + [Y.shape[1]]
         random_state = check_random_state(self.random_state)
@@ -168,9 +172,9 @@ class BaseMLP(BaseEstimator):
         X = np.ascontiguousarray(X, net.dtype)
         Y = np.ascontiguousarray(Y, net.dtype)
         if self.solver == "lbfgs":
-            self._fit_lbfgs(net, X, Y)
+            self._fit_lbfgs(net, X, Y, sample_weight)
         else:
-            self._fit_stochastic(net, X, Y, random_state, incremental)
+            self._fit_stochastic(net, X, Y, random_state, incremental, sample_weight)
         self._store(net.params)
         return self
 
@@ -236,17 +240,24 @@ class BaseMLP(BaseEstimator):
         return SklearnAdam(lr=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2,
                            eps=self.epsilon)
 
-    def _fit_stochastic(self, net, X, Y, random_state, incremental):
+    def _fit_stochastic(self, net, X, Y, random_state, incremental, sample_weight):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._new_optimizer()
         saved = (net.params.copy(), copy.deepcopy(self._optimizer))
+        weight_val = None
         if self.early_stopping:
             stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
-            X, X_val, Y, y_val = train_test_split(X, Y, random_state=random_state,
-                                                  test_size=self.validation_fraction,
-                                                  stratify=stratify)
+            if sample_weight is None:
+                X, X_val, Y, y_val = train_test_split(X, Y, random_state=random_state,
+                                                      test_size=self.validation_fraction,
+                                                      stratify=stratify)
+            else:  # scikit-learn splits the weights with the rows
+                X, X_val, Y, y_val, sample_weight, weight_val = train_test_split(
+                    X, Y, sample_weight, random_state=random_state,
+                    test_size=self.validation_fraction, stratify=stratify)
+                sample_weight = np.ascontiguousarray(sample_weight)
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
@@ -272,8 +283,8 @@ class BaseMLP(BaseEstimator):
                     sample_idx = _shuffled(sample_idx, random_state)
                     orders[epoch] = sample_idx
                 losses, penalties = net.train_epochs_unchecked(
-                    X, Y, self._loss_name(), self._optimizer, orders, batch_size, "mean",
-                    self.alpha)
+                    X, Y, self._loss_name(), self._optimizer, orders, batch_size,
+                    "batch_means", self.alpha, sample_weight)
                 if not (len(losses) == count and np.isfinite(losses).all()
                         and np.isfinite(net.params).all()):
                     net.params[...], self._optimizer = saved
@@ -290,7 +301,7 @@ class BaseMLP(BaseEstimator):
                     if self.verbose:
                         print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
                     if self.early_stopping:
-                        if self._update_validation(net, X_val, y_val):
+                        if self._update_validation(net, X_val, y_val, weight_val):
                             best_params[...] = net.params
                     else:
                         self._update_training_loss()
@@ -344,11 +355,13 @@ class BaseMLP(BaseEstimator):
         if self.loss_curve_[-1] < self.best_loss_:
             self.best_loss_ = self.loss_curve_[-1]
 
-    def _update_validation(self, net, X_val, y_val):
-        """Record the validation score; True when it is the best so far."""
+    def _update_validation(self, net, X_val, y_val, weight_val):
+        """Record the validation score (weighted by weight_val, if given); True when it is the
+        best so far."""
         y_pred = self._decode(net.forward_unchecked(np.ascontiguousarray(X_val, net.dtype)))
         score = np.nan if (np.issubdtype(y_pred.dtype, np.floating)
-                           and not np.isfinite(y_pred).all()) else self._score_function(y_val, y_pred)
+                           and not np.isfinite(y_pred).all()) else self._score_function(
+                               y_val, y_pred, sample_weight=weight_val)
         self.validation_scores_.append(score)
         if self.verbose:
             print("Validation score: %f" % score)
@@ -377,14 +390,14 @@ class BaseMLP(BaseEstimator):
             print(message + " Setting learning rate to %f" % self._optimizer.lr)
         return False
 
-    def _fit_lbfgs(self, net, X, Y):
+    def _fit_lbfgs(self, net, X, Y, sample_weight):
         """scipy's L-BFGS-B on the full-batch loss and its compiled gradient, as scikit-learn."""
         loss_name = self._loss_name()
 
         def loss_and_grad(flat):
             net.params[...] = flat
             loss, penalty, grad = net.loss_and_grad_unchecked(X, Y, loss_name, "mean",
-                                                              self.alpha)
+                                                              self.alpha, sample_weight)
             return self._reported_loss(loss, penalty), grad
 
         result = scipy.optimize.minimize(
@@ -450,12 +463,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over (X, y); ``classes`` (all labels) is required on the first call."""
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y), weighted by sample_weight if given; ``classes`` (all
+        labels) is required on the first call."""
         with self._unchanged_on_error():
-            return self._partial_fit(X, y, classes)
+            return self._partial_fit(X, y, sample_weight, classes)
 
-    def _partial_fit(self, X, y, classes):
+    def _partial_fit(self, X, y, sample_weight, classes):
         if not hasattr(self, "classes_"):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -468,7 +482,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
             raise ValueError(f"`classes={classes!r}` is not the same as on the last call to "
                              f"partial_fit, was: {self.classes_!r}")
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _decode(self, out):
         """The labels of the outputs, as the label binarizer's inverse_transform gives them:
@@ -547,10 +561,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
-        """One epoch over (X, y)."""
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), weighted by sample_weight if given."""
         with self._unchanged_on_error():
-            return self._fit(X, y, incremental=True)
+            return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _decode(self, out):
         return out.ravel() if out.shape[1] == 1 else out

@@ -361,7 +361,7 @@ class Network:
                     orders = np.empty((count, 0), np.int64)
                 chunk_started = time.perf_counter()
                 losses, _ = self._train_epochs(X, T, weights, orders, batch_size, loss, opt,
-                                               reduction == "mean", l2)
+                                               reg.REDUCTION_CODES[reduction], l2)
                 seconds = time.perf_counter() - chunk_started
                 if not (np.isfinite(losses[-1]) and np.isfinite(self._params).all()):
                     self._params[...], state[...], step[...] = saved
@@ -409,7 +409,8 @@ class Network:
         flat parameter-shaped vector; ``penalty`` is the l2 part of ``loss``."""
         n = X.shape[0]
         weights = np.ones(n) if sample_weight is None else sample_weight
-        total, penalty, weight, grad = self._loss_grad(X, T, weights, loss, reduction == "mean",
+        total, penalty, weight, grad = self._loss_grad(X, T, weights, loss,
+                                                       reg.REDUCTION_CODES[reduction],
                                                        l2)
         if reduction == "mean":
             return (total + penalty) / weight, penalty / weight, grad
@@ -426,7 +427,8 @@ class Network:
         weights = np.ones(n) if sample_weight is None else sample_weight
         with self._exclusive():
             return self._train_epochs(X, T, weights, orders, batch_size, loss,
-                                      optimizer._bundle(self), reduction == "mean", l2)
+                                      optimizer._bundle(self), reg.REDUCTION_CODES[reduction],
+                                      l2)
 
     # ----------------------------------------------------------------- the mathematics
     def _net(self, loss="squared_error"):

@@ -6,7 +6,7 @@ computes everything else itself.
 import numpy as np
 
 from ._registry import LEAKY_RELU_SLOPE
-from .kernels.codes import OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
+from .kernels.codes import BATCH_MEANS, OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
 from .network import Network
 from .optimizers import SGD
 
@@ -142,12 +142,14 @@ class MLP(Network):
                 weight = float(wb.sum(dtype=np.float64))
                 if weight == 0:  # no update
                     continue
-                weight_total += weight
+                # scikit-learn's epoch loss: each batch's weighted mean, weighted by its rows
+                factor = len(wb) / weight if mean == BATCH_MEANS else 1.0
+                weight_total += len(wb) if mean == BATCH_MEANS else weight
                 scale = self._scale(weight, mean)
                 batch_loss, grad = self._batch_loss_grad(Xb, Tb, wb, loss, scale)
                 if l2 != 0:
-                    penalty_total += self._penalize(grad, l2, scale)
-                total += batch_loss
+                    penalty_total += factor * self._penalize(grad, l2, scale)
+                total += factor * batch_loss
                 step[0] += 1
                 UPDATE[code](self._params, grad, state, step[0], *hyper)
             total += penalty_total

@@ -106,6 +106,82 @@ def test_same_training_as_scikit_learn(task, solver, shuffle):
     assert_same_fit(ours, theirs, X)
 
 
+def weights_for(X, seed=7):
+    """Positive sample weights, far from uniform."""
+    return np.random.default_rng(seed).uniform(0.1, 3.0, len(X))
+
+
+@pytest.mark.parametrize("task", sorted(DATA))
+@pytest.mark.parametrize("solver", sorted(SOLVERS))
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_same_weighted_training_as_scikit_learn(task, solver, shuffle):
+    X, y = DATA[task]
+    weights = weights_for(X)
+    ours, theirs = estimator_pair(task, shuffle=shuffle, **SOLVERS[solver])
+    fit_quietly(ours, X, y, sample_weight=weights)
+    fit_quietly(theirs, X, y, sample_weight=weights)
+    assert_same_fit(ours, theirs, X)
+    assert ours.score(X, y, sample_weight=weights) == pytest.approx(
+        theirs.score(X, y, sample_weight=weights), rel=RTOL)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "binary", "three_outputs"])
+def test_same_weighted_early_stopping_as_scikit_learn(task):
+    X, y = DATA[task]
+    ours, theirs = estimator_pair(task, early_stopping=True, validation_fraction=0.2,
+                                  n_iter_no_change=3, max_iter=60, **SOLVERS["adam"])
+    fit_quietly(ours, X, y, sample_weight=weights_for(X))
+    fit_quietly(theirs, X, y, sample_weight=weights_for(X))
+    assert_same_fit(ours, theirs, X)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "one_output"])
+def test_same_weighted_partial_fit_and_warm_start_as_scikit_learn(task):
+    X, y = DATA[task]
+    weights = weights_for(X)
+    extra = {"classes": np.unique(y)} if task == "multiclass" else {}
+    ours, theirs = estimator_pair(task, **SOLVERS["momentum"])
+    for _ in range(3):
+        fit_quietly(ours, X, y, method="partial_fit", sample_weight=weights, **extra)
+        fit_quietly(theirs, X, y, method="partial_fit", sample_weight=weights, **extra)
+    assert_same_fit(ours, theirs, X)
+    ours, theirs = estimator_pair(task, warm_start=True, max_iter=5, **SOLVERS["adam"])
+    for _ in range(2):
+        fit_quietly(ours, X, y, sample_weight=weights)
+        fit_quietly(theirs, X, y, sample_weight=weights)
+    assert_same_fit(ours, theirs, X)
+
+
+def test_sample_weight_through_pipeline_and_cross_validate():
+    from sklearn.model_selection import cross_validate
+    X, y = IRIS
+    weights = weights_for(X)
+    ours = make_pipeline(StandardScaler(), fastnn.MLPClassifier((6,), max_iter=20,
+                                                                random_state=0))
+    theirs = make_pipeline(StandardScaler(), neural_network.MLPClassifier((6,), max_iter=20,
+                                                                          random_state=0))
+    fit_quietly(ours, X, y, mlpclassifier__sample_weight=weights)
+    fit_quietly(theirs, X, y, mlpclassifier__sample_weight=weights)
+    np.testing.assert_allclose(ours[-1].loss_curve_, theirs[-1].loss_curve_, rtol=RTOL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)
+        scores = [cross_validate(model, X, y, cv=3,
+                                 params={"mlpclassifier__sample_weight": weights})["test_score"]
+                  for model in (ours, theirs)]
+    np.testing.assert_allclose(scores[0], scores[1], rtol=RTOL)
+
+
+def test_unit_weights_train_as_no_weights():
+    X, y = IRIS
+    plain, weighted = (fastnn.MLPClassifier((6,), max_iter=20, random_state=0)
+                       for _ in range(2))
+    fit_quietly(plain, X, y)
+    fit_quietly(weighted, X, y, sample_weight=np.ones(len(X)))
+    assert plain.loss_curve_ == weighted.loss_curve_
+    for a, b in zip(plain.coefs_, weighted.coefs_):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("task", ["multiclass", "one_output"])
 def test_epochs_run_in_chunks_and_stop_where_scikit_learn_stops(task, monkeypatch):
     """Without a per-epoch decision the epochs up to where the no-improvement rule could fire

@@ -13,8 +13,9 @@ of tuples; its named tuples are compiled again in every process):
     batches = (X, T, weights, orders, batch_weights, batch_size, mean, l2): inputs, targets
               and row weights; the row order of each epoch (orders[e], or storage order when
               orders has no columns); the weight of each batch of each epoch (float64; one
-              row for all epochs in storage order); rows per batch; whether a batch's gradient
-              is divided by its weight; the l2 penalty factor
+              row for all epochs in storage order); rows per batch; the reduction (SUM, MEAN:
+              a batch's gradient divided by its weight; BATCH_MEANS: that, and the epoch's
+              loss as scikit-learn's: fastnn.kernels.updates.batch_share); the l2 factor
     work    the path's workspace (each path module says what it holds)
     out     = (epoch_losses, epoch_penalties)
 

@@ -18,8 +18,8 @@ from .buffers import copy
 from .codes import SOFTMAX
 from .dense import dense_backward, dense_forward
 from .losses import delta_needs_derivative, loss_rows
-from .updates import (add_weight_penalty, batch_scale, parameter_range, penalize_and_update,
-                      record_epoch)
+from .updates import (add_weight_penalty, batch_scale, batch_share, parameter_range,
+                      penalize_and_update, record_epoch)
 
 
 @kernel(inline=True)
@@ -206,17 +206,18 @@ def train_batched(net, params, opt, batches, work, out):
             weight = epoch_weights[batch]
             if weight == 0:
                 continue
-            weight_total += weight
+            factor, counted = batch_share(mean, stop - start, weight)
+            weight_total += counted
             scale = batch_scale(mean, weight)
             part_rows = (stop - start + n_parts - 1) // n_parts
-            total += batch_loss_grad(net, params, X, T, weights, order, start, stop, part_rows,
-                                     scale, work)
+            total += factor * batch_loss_grad(net, params, X, T, weights, order, start, stop,
+                                              part_rows, scale, work)
             step[0] += 1
             batch_penalty = 0.0
             for part in range(n_parts):
                 lo, hi = parameter_range(part, n_parts, params.size)
                 batch_penalty += penalize_and_update(l2, scale, params, grad, net, opt, lo, hi)
-            penalties += batch_penalty
+            penalties += factor * batch_penalty
         if not record_epoch(epoch, total, penalties, weight_total, out):
             return epoch + 1
     return n_epochs

@@ -12,5 +12,9 @@ LEAKY_RELU_SLOPE = 0.01
 # Losses of the output layer.
 SQUARED_ERROR, BINARY_CROSS_ENTROPY, CROSS_ENTROPY = range(3)
 
+# Reductions of a batch's loss: summed, divided by the batch's weight, or that and the epoch's
+# loss taken as scikit-learn takes it (the batches' means weighted by their rows).
+SUM, MEAN, BATCH_MEANS = range(3)
+
 # Optimizer updates: torch.optim's SGD and Adam, and scikit-learn's (fastnn.MLPClassifier).
 OPT_SGD, OPT_ADAM, OPT_SKLEARN_SGD, OPT_SKLEARN_ADAM = range(4)

@@ -20,7 +20,8 @@ from .activations import activate, multiply_derivative, softmax_columns
 from .buffers import copy
 from .codes import SOFTMAX, SQUARED_ERROR
 from .losses import delta_needs_derivative, loss_columns
-from .updates import add_weight_penalty, batch_scale, penalize_and_update, record_epoch
+from .updates import (add_weight_penalty, batch_scale, batch_share, penalize_and_update,
+                      record_epoch)
 
 
 @kernel
@@ -249,12 +250,14 @@ def train_narrow(net, params, opt, batches, work, out):
             weight = epoch_weights[batch]
             if weight == 0:
                 continue
-            weight_total += weight
+            factor, counted = batch_share(mean, stop - start, weight)
+            weight_total += counted
             scale = batch_scale(mean, weight)
-            total += narrow_batch_loss_grad(net, params, X, T, weights, order, start, stop,
-                                            scale, work)
+            total += factor * narrow_batch_loss_grad(net, params, X, T, weights, order, start,
+                                                     stop, scale, work)
             step[0] += 1
-            penalties += penalize_and_update(l2, scale, params, grad, net, opt, 0, params.size)
+            penalties += factor * penalize_and_update(l2, scale, params, grad, net, opt, 0,
+                                                      params.size)
         if not record_epoch(epoch, total, penalties, weight_total, out):
             return epoch + 1
     return n_epochs

@@ -22,7 +22,7 @@ from . import activations, losses, updates
 from ._jit import inlined, kernel
 from .codes import SOFTMAX
 from .losses import delta_needs_derivative
-from .updates import batch_scale, record_epoch
+from .updates import batch_scale, batch_share, record_epoch
 
 activate = inlined(activations.activate)
 multiply_derivative = inlined(activations.multiply_derivative)
@@ -73,9 +73,10 @@ def train_per_sample(net, params, opt, batches, work, out):
             weight = epoch_weights[batch]
             if weight == 0:
                 continue
-            weight_total += weight
-            scale = batch_scale(mean, weight)
             rows = max(stop - start, 0)
+            factor, counted = batch_share(mean, rows, weight)
+            weight_total += counted
+            scale = batch_scale(mean, weight)
             for i in range(rows):
                 r = order[start + i] if shuffled else start + i
                 for p in range(n_in):
@@ -145,8 +146,8 @@ def train_per_sample(net, params, opt, batches, work, out):
 
             # Loss and output delta (fastnn.kernels.losses).
             top = s
-            total += loss_rows(loss, output, z_out, acts, top, t_buf, w_buf, deltas,
-                               top - rows * n_in, rows, n_out, scale)
+            total += factor * loss_rows(loss, output, z_out, acts, top, t_buf, w_buf, deltas,
+                                        top - rows * n_in, rows, n_out, scale)
 
             # Backward.
             d = top
@@ -195,7 +196,8 @@ def train_per_sample(net, params, opt, batches, work, out):
                 d = s
 
             step[0] += 1
-            penalties += penalize_and_update(l2, scale, params, grad, net, opt, 0, params.size)
+            penalties += factor * penalize_and_update(l2, scale, params, grad, net, opt, 0,
+                                                      params.size)
         if not record_epoch(epoch, total, penalties, weight_total, out):
             return epoch + 1
     return n_epochs

@@ -17,7 +17,8 @@ from numba import prange
 
 from ._jit import kernel
 from .batched import batch_loss_grad
-from .updates import batch_scale, parameter_range, penalize_and_update, record_epoch
+from .updates import (batch_scale, batch_share, parameter_range, penalize_and_update,
+                      record_epoch)
 
 
 @kernel(parallel=True)
@@ -47,7 +48,8 @@ def train_threaded(net, params, opt, batches, work, out):
             weight = epoch_weights[batch]
             if weight == 0:
                 continue
-            weight_total += weight
+            factor, counted = batch_share(mean, rows, weight)
+            weight_total += counted
             scale = batch_scale(mean, weight)
             part_rows = (rows + n_parts - 1) // n_parts
             for part in prange(n_parts):
@@ -81,8 +83,8 @@ def train_threaded(net, params, opt, batches, work, out):
             for part in range(n_parts):
                 batch_total += part_losses[part]
                 batch_penalty += part_penalties[part]
-            total += batch_total
-            penalties += batch_penalty
+            total += factor * batch_total
+            penalties += factor * batch_penalty
         if not record_epoch(epoch, total, penalties, weight_total, out):
             return epoch + 1
     return n_epochs

@@ -11,7 +11,7 @@ non-negative (numba wraps negative ones), so that loop would not vectorise.
 import numpy as np
 
 from ._jit import kernel
-from .codes import OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
+from .codes import BATCH_MEANS, OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
 
 
 @kernel(inline=True)
@@ -160,6 +160,17 @@ def batch_scale(mean, weight):
     parameters' dtype, so a float32 batch weight that overflows or rows of subnormal weights
     still give w_i / (sum of the batch's weights)."""
     return 1.0 / weight if mean else 1.0
+
+
+@kernel(inline=True)
+def batch_share(mean, rows, weight):
+    """(factor, counted): the batch's loss and penalty count ``factor`` times in its epoch's,
+    and the batch counts ``counted`` toward the epoch's weight: 1 and its weight; for
+    BATCH_MEANS (scikit-learn's epoch loss, the batches' weighted means weighted by their
+    rows), rows / weight and rows, which are the same for unit weights."""
+    if mean == BATCH_MEANS:
+        return rows / weight, float(rows)
+    return 1.0, weight
 
 
 @kernel
