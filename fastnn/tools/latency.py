@@ -47,11 +47,11 @@ def implementations(X, y):
         from skl2onnx import to_onnx
         model = to_onnx(theirs, X[:1].astype(np.float32),
                         options={id(theirs): {"zipmap": False}})
-        session = onnxruntime.InferenceSession(model.SerializeToString(),
+        runtime = onnxruntime.InferenceSession(model.SerializeToString(),
                                                providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
+        name = runtime.get_inputs()[0].name
         found["onnxruntime, float32 (skl2onnx)"] = (
-            lambda rows: session.run(None, {name: rows})[1], np.float32)
+            lambda rows: runtime.run(None, {name: rows})[1], np.float32)
     else:
         missing.append("onnxruntime: needs skl2onnx and onnxruntime")
     return found, missing
