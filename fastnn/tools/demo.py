@@ -3,8 +3,9 @@ on fastnn.MLP.
 
 Each tutorial's experiment is one of the workloads (fastnn/tools/workloads.py, data from
 fastnn/datasets.py). The demo trains it on fastnn.MLP and prints what the tutorial printed,
-then trains it again, from the same weights, on the NumPy reference (fastnn.reference.MLP)
-and prints the time both took. fastnn's first call, a one-epoch run that compiles the kernels
+then trains it again, from the same weights, in the plain NumPy a tutorial reader writes
+(fastnn/tools/plain.py) and on the NumPy reference (fastnn.reference.MLP), and prints the
+time each took. fastnn's first call, a one-epoch run that compiles the kernels
 (or loads them from Numba's cache), is timed and reported on its own. With matplotlib, the
 tutorials' pictures are written as PNG files.
 """
@@ -49,6 +50,8 @@ class Run:
     first_call_seconds: float  # fastnn's one-epoch warm-up: compiling or loading the kernels
     fastnn: Trained
     reference: Trained
+    plain_seconds: float
+    plain_loss: float
 
     def start(self):
         """The starting network, untrained."""
@@ -56,8 +59,8 @@ class Run:
 
 
 def train(workload, quick=False, per_epoch=False):
-    """Train ``workload`` on fastnn, after a timed one-epoch warm-up, and on the reference;
-    ``per_epoch`` times every epoch (one compiled call per epoch)."""
+    """Train ``workload`` on fastnn, after a timed one-epoch warm-up, on the reference and
+    in plain NumPy; ``per_epoch`` times every epoch (one compiled call per epoch)."""
     data = workload.data(quick)
     epochs = workload.epochs_for(quick)
     started = time.perf_counter()
@@ -70,16 +73,22 @@ def train(workload, quick=False, per_epoch=False):
         net, history = workload.train(cls, data, epochs, callback=clock)
         trained.append(Trained(net, history, time.perf_counter() - started,
                                clock and clock.seconds))
-    return Run(workload, data, epochs, first_call, *trained)
+    started = time.perf_counter()
+    plain_losses = workload.train_plain(data, epochs)
+    plain_seconds = time.perf_counter() - started
+    return Run(workload, data, epochs, first_call, *trained, plain_seconds,
+               float(plain_losses[-1]))
 
 
 def report_times(run, out):
-    """Both training times and final losses (equal losses: the same work was done)."""
+    """The training times and final losses (equal losses: the same work was done)."""
     fast, ref = run.fastnn, run.reference
-    out(f"time: fastnn {fast.seconds:.3f} s, NumPy reference {ref.seconds:.3f} s (speed-up "
-        f"{ref.seconds / fast.seconds:.1f}x) for {run.epochs:,} epochs; fastnn's first call "
-        f"(compiling or loading the kernels) {run.first_call_seconds:.2f} s, not counted")
-    out(f"final loss: fastnn {fast.history.loss[-1]:.6g}, reference {ref.history.loss[-1]:.6g}")
+    out(f"time: fastnn {fast.seconds:.3f} s, plain NumPy {run.plain_seconds:.3f} s (speed-up "
+        f"{run.plain_seconds / fast.seconds:.1f}x), NumPy reference {ref.seconds:.3f} s for "
+        f"{run.epochs:,} epochs; fastnn's first call (compiling or loading the kernels) "
+        f"{run.first_call_seconds:.2f} s, not counted")
+    out(f"final loss: fastnn {fast.history.loss[-1]:.6g}, plain NumPy {run.plain_loss:.6g}, "
+        f"reference {ref.history.loss[-1]:.6g}")
 
 
 # ---------------------------------------------------------------------------- the tutorials
