@@ -37,8 +37,6 @@ OUTPUTS = {"identity": ("linear", "squared_error"),
            "logistic": ("sigmoid", "binary_cross_entropy"),
            "softmax": ("softmax", "cross_entropy")}
 """scikit-learn's out_activation_ -> fastnn's output activation and loss."""
-SOLVERS = ("lbfgs", "sgd", "adam")
-LEARNING_RATES = ("constant", "invscaling", "adaptive")
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
 """learning_rate="adaptive" stops once the learning rate is at or below this (as scikit-learn)."""
 FAST_PREDICT_ROWS = 1024
@@ -245,7 +243,6 @@ class BaseMLP(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._new_optimizer()
-        saved = (net.params.copy(), copy.deepcopy(self._optimizer))
         weight_val = None
         if self.early_stopping:
             stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
@@ -286,9 +283,7 @@ class BaseMLP(BaseEstimator):
                     X, Y, self._loss_name(), self._optimizer, orders, batch_size,
                     "batch_means", self.alpha, sample_weight)
                 if not (len(losses) == count and np.isfinite(losses).all()
-                        and np.isfinite(net.params).all()):
-                    net.params[...], self._optimizer = saved
-                    self._optimizer.move_to(net)
+                        and np.isfinite(net.params).all()):  # fit puts everything back
                     raise ValueError(f"{DIVERGED} (training diverged in iteration "
                                      f"{self.n_iter_ + len(losses)}; coefs_ are left as they "
                                      "were)")
