@@ -12,21 +12,24 @@ ACTIVATIONS = {
     "linear": codes.LINEAR,
     "softplus": codes.SOFTPLUS,
     "softmax": codes.SOFTMAX,
+    "exp": codes.EXP,
 }
 LEAKY_RELU_SLOPE = codes.LEAKY_RELU_SLOPE
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "linear", "softplus")
-OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "linear", "tanh", "relu", "softplus")
+OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "linear", "tanh", "relu", "softplus", "exp")
 
 LOSSES = {
     "squared_error": codes.SQUARED_ERROR,
     "binary_cross_entropy": codes.BINARY_CROSS_ENTROPY,
     "cross_entropy": codes.CROSS_ENTROPY,
+    "poisson": codes.POISSON,
 }
 # The output activation each loss requires (None: any output activation).
 LOSS_REQUIRES_OUTPUT = {
     "squared_error": None,
     "binary_cross_entropy": "sigmoid",
     "cross_entropy": "softmax",
+    "poisson": "exp",
 }
 
 REDUCTIONS = ("mean", "sum")

@@ -27,13 +27,14 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._validation import check_choice, check_int
+from ._validation import check_int
 from .model import MLP
 from .optimizers import SklearnAdam, SklearnSGD
 
 ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 """scikit-learn's activation names -> fastnn's."""
 OUTPUTS = {"identity": ("linear", "squared_error"),
+           "exp": ("exp", "poisson"),
            "logistic": ("sigmoid", "binary_cross_entropy"),
            "softmax": ("softmax", "cross_entropy")}
 """scikit-learn's out_activation_ -> fastnn's output activation and loss."""
@@ -166,6 +167,10 @@ class BaseMLP(BaseEstimator):
             raise ValueError(f"hidden_layer_sizes or the number of outputs changed since the last "
                              f"fit (layers {[W.shape[0] for W in self.coefs_]}); fit from scratch "
                              "with warm_start=False")
+        elif self._out_activation() != self.out_activation_:
+            raise ValueError(f"the output layer changed since the last fit (out_activation_ "
+                             f"{self.out_activation_!r}, now {self._out_activation()!r}); fit "
+                             "from scratch with warm_start=False")
         net = self._network(X.dtype)
         X = np.ascontiguousarray(X, net.dtype)
         Y = np.ascontiguousarray(Y, net.dtype)
@@ -518,8 +523,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
 class MLPRegressor(RegressorMixin, BaseMLP):
     """Multi-layer perceptron regressor: scikit-learn's MLPRegressor (same parameters,
-    attributes and results) trained by fastnn's compiled kernels. Identity output and
-    squared error (``loss="squared_error"``; scikit-learn's "poisson" is not available).
+    attributes and results) trained by fastnn's compiled kernels: an identity output and
+    half the squared error (``loss="squared_error"``), or an exp output and half the Poisson
+    deviance (``loss="poisson"``, targets >= 0).
     """
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="squared_error",
@@ -540,16 +546,17 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     _parameter_constraints = dict(sklearn_neural_network.MLPRegressor._parameter_constraints)
 
-    def _check_params(self):
-        check_choice("loss", self.loss, ("squared_error",))
-        return super()._check_params()
-
     def _out_activation(self):
-        return "identity"
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _validate_input(self, X, y, incremental, reset):
+        """As scikit-learn's, and negative targets refused for the Poisson loss (where
+        scikit-learn's MLP trains to a NaN loss; the message is its PoissonRegressor's)."""
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
                              dtype=(np.float64, np.float32), reset=reset)
+        if self.loss == "poisson" and (y < 0).any():
+            raise ValueError("Some value(s) of y are negative which is not allowed for "
+                             "Poisson regression.")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y

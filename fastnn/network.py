@@ -285,6 +285,8 @@ class Network:
             raise ValueError("Y: binary_cross_entropy targets must lie in [0, 1]")
         if loss == "cross_entropy" and T.min() < 0:
             raise ValueError("Y: cross_entropy targets must be non-negative (one-hot or probabilities)")
+        if loss == "poisson" and T.min() < 0:
+            raise ValueError("Y: poisson targets must be non-negative (counts or rates)")
         return T
 
     # ----------------------------------------------------------------- training

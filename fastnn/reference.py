@@ -4,6 +4,7 @@ over batches and epochs. It shares fastnn.network (validation, parameters, shuff
 computes everything else itself.
 """
 import numpy as np
+import scipy.special
 
 from ._registry import LEAKY_RELU_SLOPE
 from .kernels.codes import BATCH_MEANS, OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
@@ -28,6 +29,7 @@ ACTIVATE = {
     "linear": lambda z: z,
     "softplus": lambda z: np.logaddexp(0, z),
     "softmax": softmax,
+    "exp": np.exp,
 }
 # f'(z) in terms of a = f(z) (softmax has no elementwise derivative).
 DERIVATIVE = {
@@ -37,6 +39,7 @@ DERIVATIVE = {
     "leaky_relu": lambda a: np.where(a > 0, 1, LEAKY_RELU_SLOPE).astype(a.dtype),
     "linear": lambda a: np.ones_like(a),
     "softplus": lambda a: -np.expm1(-a),
+    "exp": lambda a: a,
 }
 
 
@@ -47,6 +50,8 @@ def loss_sum(loss, z, a, t, w):
         per_row = np.sum(0.5 * (a - t) ** 2, axis=1, dtype=np.float64)
     elif loss == "binary_cross_entropy":
         per_row = np.sum(np.logaddexp(0, z) - t * z, axis=1, dtype=np.float64)
+    elif loss == "poisson":  # half the Poisson deviance: t log(t / a) - t + a
+        per_row = np.sum(scipy.special.xlogy(t, t) - t * z - t + a, axis=1, dtype=np.float64)
     else:
         peak = z.max(axis=1, keepdims=True)
         log_sum_exp = peak + np.log(np.exp(z - peak).sum(axis=1, keepdims=True))
@@ -56,7 +61,7 @@ def loss_sum(loss, z, a, t, w):
 
 def output_delta(loss, output, a, t):
     """dL/dz at the output layer for one batch (rows are samples)."""
-    if loss == "binary_cross_entropy":
+    if loss in ("binary_cross_entropy", "poisson"):
         return a - t
     if loss == "cross_entropy":
         return a * t.sum(axis=1, keepdims=True) - t

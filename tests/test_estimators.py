@@ -29,14 +29,26 @@ def regression_data(n_targets):
     return X, y / 100
 
 
+def count_data(n_targets):
+    """Poisson counts (zeros among them) whose log-rate is linear in X."""
+    X = regression_data(1)[0]
+    rng = np.random.default_rng(0)
+    y = rng.poisson(np.exp(0.3 * X @ rng.normal(size=(6, n_targets)))).astype(np.float64)
+    return X, y[:, 0] if n_targets == 1 else y
+
+
 DATA = {
     "multiclass": IRIS,
     "binary": (IRIS[0], IRIS[1] == 1),
     "multilabel": make_multilabel_classification(160, 8, n_classes=3, random_state=0),
     "one_output": regression_data(1),
     "three_outputs": regression_data(3),
+    "poisson_one_output": count_data(1),
+    "poisson_three_outputs": count_data(3),
 }
 CLASSIFICATION = ("multiclass", "binary", "multilabel")
+TASK_PARAMS = {"poisson_one_output": dict(loss="poisson"),
+               "poisson_three_outputs": dict(loss="poisson")}
 
 SOLVERS = {
     "sgd": dict(solver="sgd", momentum=0.0),
@@ -54,7 +66,7 @@ COMMON = dict(hidden_layer_sizes=(7, 5), random_state=1, max_iter=40, batch_size
 def estimator_pair(task, **params):
     """(fastnn's, scikit-learn's) estimator for the task with identical parameters."""
     kind = "Classifier" if task in CLASSIFICATION else "Regressor"
-    params = dict(COMMON, **params)
+    params = dict(COMMON, **TASK_PARAMS.get(task, {}), **params)
     return (getattr(fastnn, f"MLP{kind}")(**params),
             getattr(neural_network, f"MLP{kind}")(**params))
 
@@ -125,7 +137,7 @@ def test_same_weighted_training_as_scikit_learn(task, solver, shuffle):
         theirs.score(X, y, sample_weight=weights), rel=RTOL)
 
 
-@pytest.mark.parametrize("task", ["multiclass", "binary", "three_outputs"])
+@pytest.mark.parametrize("task", ["multiclass", "binary", "three_outputs", "poisson_three_outputs"])
 def test_same_weighted_early_stopping_as_scikit_learn(task):
     X, y = DATA[task]
     ours, theirs = estimator_pair(task, early_stopping=True, validation_fraction=0.2,
@@ -135,7 +147,7 @@ def test_same_weighted_early_stopping_as_scikit_learn(task):
     assert_same_fit(ours, theirs, X)
 
 
-@pytest.mark.parametrize("task", ["multiclass", "one_output"])
+@pytest.mark.parametrize("task", ["multiclass", "one_output", "poisson_one_output"])
 def test_same_weighted_partial_fit_and_warm_start_as_scikit_learn(task):
     X, y = DATA[task]
     weights = weights_for(X)
@@ -203,7 +215,7 @@ def test_epochs_run_in_chunks_and_stop_where_scikit_learn_stops(task, monkeypatc
     assert ours.n_iter_ < COMMON["max_iter"]  # the rule fired
 
 
-@pytest.mark.parametrize("task", ["multiclass", "binary", "three_outputs"])
+@pytest.mark.parametrize("task", ["multiclass", "binary", "three_outputs", "poisson_one_output"])
 @pytest.mark.parametrize("solver", ["nesterov", "adam"])
 def test_same_early_stopping_as_scikit_learn(task, solver):
     X, y = DATA[task]
@@ -214,7 +226,7 @@ def test_same_early_stopping_as_scikit_learn(task, solver):
     assert_same_fit(ours, theirs, X)
 
 
-@pytest.mark.parametrize("task", ["multiclass", "three_outputs"])
+@pytest.mark.parametrize("task", ["multiclass", "three_outputs", "poisson_three_outputs"])
 def test_same_partial_fit_and_warm_start_as_scikit_learn(task):
     X, y = DATA[task]
     extra = {"classes": np.unique(y)} if task in CLASSIFICATION else {}
@@ -241,7 +253,7 @@ def test_float32_stays_float32_and_close_to_scikit_learn():
 
 
 @pytest.mark.parametrize("solver", ["momentum", "invscaling", "adam"])
-@pytest.mark.parametrize("task", ["multiclass", "three_outputs"])
+@pytest.mark.parametrize("task", ["multiclass", "three_outputs", "poisson_three_outputs"])
 def test_compiled_kernels_match_the_reference(monkeypatch, solver, task):
     """The scikit-learn update kernels and the L2 penalty against fastnn.reference (1e-12)."""
     X, y = DATA[task]
@@ -467,9 +479,29 @@ def test_predict_refuses_strings_as_scikit_learn():
                     y).predict(X.astype(str))
 
 
-def test_regressor_rejects_losses_it_does_not_have():
-    with pytest.raises(ValueError, match="loss"):
-        fastnn.MLPRegressor(loss="poisson").fit(*DATA["one_output"])
+def test_poisson_refuses_negative_targets_before_anything_changes():
+    X, y = DATA["poisson_one_output"]
+    with pytest.raises(ValueError, match="negative"):
+        fastnn.MLPRegressor(loss="poisson").fit(X, y - 1)
+    fitted = fit_quietly(fastnn.MLPRegressor((4,), loss="poisson", max_iter=2, random_state=0),
+                         X, y)
+    coefs = copy.deepcopy(fitted.coefs_)
+    with pytest.raises(ValueError, match="negative"):
+        fitted.partial_fit(X, y - 1)
+    for a, b in zip(fitted.coefs_, coefs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_warm_start_after_the_loss_changed_is_refused():
+    """The output layer is fixed by the first fit (scikit-learn would keep the exp output
+    and train it with squared error)."""
+    X, y = DATA["poisson_one_output"]
+    model = fit_quietly(fastnn.MLPRegressor((4,), loss="poisson", max_iter=2, random_state=0,
+                                            warm_start=True), X, y)
+    model.set_params(loss="squared_error")
+    with pytest.raises(ValueError, match="output layer changed"):
+        model.fit(X, y)
+    assert model.out_activation_ == "exp"
 
 
 def test_fastnn_imports_without_scikit_learn():

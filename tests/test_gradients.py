@@ -69,7 +69,8 @@ def torch_loss(torch, net, X, Y, loss, reduction, l2, weights):
     biases = [torch.tensor(b, requires_grad=True) for b in (bias_params or [])]
     act = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
            "leaky_relu": lambda z: F.leaky_relu(z, reg.LEAKY_RELU_SLOPE), "linear": lambda z: z,
-           "softplus": F.softplus, "softmax": lambda z: torch.softmax(z, dim=1)}
+           "softplus": F.softplus, "softmax": lambda z: torch.softmax(z, dim=1),
+           "exp": torch.exp}
     a = torch.tensor(X)
     t = torch.tensor(Y)
     for layer, (W, name) in enumerate(zip(params, net.layer_activations)):
@@ -79,6 +80,9 @@ def torch_loss(torch, net, X, Y, loss, reduction, l2, weights):
         per_sample = 0.5 * ((a - t) ** 2).sum(dim=1)
     elif loss == "binary_cross_entropy":
         per_sample = F.binary_cross_entropy_with_logits(z, t, reduction="none").sum(dim=1)
+    elif loss == "poisson":  # torch's exp(z) - t z, and the constant of the half deviance
+        per_sample = (F.poisson_nll_loss(z, t, log_input=True, full=False, reduction="none")
+                      + torch.special.xlogy(t, t) - t).sum(dim=1)
     else:
         per_sample = -(t * torch.log_softmax(z, dim=1)).sum(dim=1)
     w = torch.ones(len(X), dtype=torch.float64) if weights is None else torch.tensor(weights)

@@ -44,6 +44,8 @@ def targets_for(net, n, rng):
         return "cross_entropy", rng.integers(0, net.sizes[-1], n)
     if net.output == "sigmoid":
         return "binary_cross_entropy", rng.uniform(size=(n, net.sizes[-1]))
+    if net.output == "exp":
+        return "poisson", rng.poisson(1.5, size=(n, net.sizes[-1]))
     return "squared_error", rng.normal(size=(n, net.sizes[-1]))
 
 

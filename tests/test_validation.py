@@ -83,6 +83,7 @@ CONSTRUCTOR_CASES = [
     ("sizes_width_2_62", dict(sizes=[3, 2**62, 2]), ValueError, "sizes"),
     ("hidden_unknown", dict(hidden="swish"), ValueError, "hidden"),
     ("hidden_output_only", dict(hidden="softmax"), ValueError, "hidden"),
+    ("hidden_exp_output_only", dict(hidden="exp"), ValueError, "hidden"),
     ("hidden_not_string", dict(hidden=None), TypeError, "hidden"),
     ("hidden_list_too_short", dict(sizes=[3, 4, 5, 2], hidden=["tanh"]), ValueError, "hidden"),
     ("hidden_list_too_long", dict(sizes=[3, 4, 2], hidden=["tanh", "relu"]), ValueError, "hidden"),
@@ -195,6 +196,7 @@ NETS = {  # loss -> (sizes, output)
     "squared_error": ([3, 4, 2], "linear"),
     "binary_cross_entropy": ([3, 4, 2], "sigmoid"),
     "cross_entropy": ([3, 4, 3], "softmax"),
+    "poisson": ([3, 4, 2], "exp"),
 }
 
 
@@ -234,6 +236,8 @@ Y_CASES = [
     ("bce_above_one", "binary_cross_entropy", _targets(1.5), ValueError),
     ("bce_below_zero", "binary_cross_entropy", _targets(-0.1), ValueError),
     ("bce_nan", "binary_cross_entropy", _targets(np.nan), ValueError),
+    ("poisson_negative", "poisson", _targets(-1.0), ValueError),
+    ("poisson_inf", "poisson", _targets(np.inf), ValueError),
 ]
 
 
@@ -256,6 +260,7 @@ LOSS_CASES = [
     ("bce_without_sigmoid", "linear", dict(loss="binary_cross_entropy"), ValueError, "loss"),
     ("bce_with_softmax", "softmax", dict(loss="binary_cross_entropy"), ValueError, "loss"),
     ("ce_without_softmax", "sigmoid", dict(loss="cross_entropy"), ValueError, "loss"),
+    ("poisson_without_exp", "linear", dict(loss="poisson"), ValueError, "loss"),
     ("reduction_unknown", "linear", dict(reduction="avg"), ValueError, "reduction"),
     ("reduction_not_string", "linear", dict(reduction=None), TypeError, "reduction"),
 ]

@@ -16,6 +16,8 @@ backward pass keeps):
     softplus    a = log(1 + exp(z))                    f' = 1 - exp(-a) = sigmoid(z)
                   = max(z, 0) + log1p(exp(-|z|))         (as -expm1(-a): exact for small a)
     softmax     a_j = exp(z_j - max z) / sum_k exp(z_k - max z)   (output layer only)
+    exp         a = exp(z)                             f' = a      (output layer only: the
+                                                                    Poisson loss's)
 
 The loops use the exp, expm1, tanh and log1p of fastnn.kernels.elementary, so they vectorise.
 They count from 0 and add the start: a loop over range(start, stop) does not vectorise, as
@@ -24,7 +26,7 @@ numba cannot tell that its index is never negative; max(start, 0) says so
 """
 from ._jit import kernel
 from .buffers import copy
-from .codes import LEAKY_RELU, LEAKY_RELU_SLOPE, RELU, SIGMOID, SOFTPLUS, TANH
+from .codes import EXP, LEAKY_RELU, LEAKY_RELU_SLOPE, RELU, SIGMOID, SOFTPLUS, TANH
 from .elementary import vexp, vexpm1, vlog1p, vtanh
 
 
@@ -58,6 +60,9 @@ def activate(code, a, start, size):
     elif code == SOFTPLUS:
         for i in range(size):
             a[start + i] = softplus(a[start + i], zero)
+    elif code == EXP:
+        for i in range(size):
+            a[start + i] = vexp(a[start + i])
 
 
 @kernel
@@ -84,6 +89,9 @@ def multiply_derivative(code, a, a_start, d, d_start, size):
     elif code == SOFTPLUS:
         for i in range(size):
             d[d_start + i] *= -vexpm1(-a[a_start + i])
+    elif code == EXP:
+        for i in range(size):
+            d[d_start + i] *= a[a_start + i]
 
 
 @kernel

@@ -5,12 +5,12 @@ that computes them (fastnn.kernels.activations, fastnn.kernels.losses,
 fastnn.kernels.updates).
 """
 
-# Activations, one per layer (softmax only on the output layer).
-SIGMOID, TANH, RELU, LEAKY_RELU, LINEAR, SOFTMAX, SOFTPLUS = range(7)
+# Activations, one per layer (softmax and exp only on the output layer).
+SIGMOID, TANH, RELU, LEAKY_RELU, LINEAR, SOFTMAX, SOFTPLUS, EXP = range(8)
 LEAKY_RELU_SLOPE = 0.01
 
 # Losses of the output layer.
-SQUARED_ERROR, BINARY_CROSS_ENTROPY, CROSS_ENTROPY = range(3)
+SQUARED_ERROR, BINARY_CROSS_ENTROPY, CROSS_ENTROPY, POISSON = range(4)
 
 # Reductions of a batch's loss: summed, divided by the batch's weight, or that and the epoch's
 # loss taken as scikit-learn takes it (the batches' means weighted by their rows).

@@ -13,10 +13,14 @@ the row's loss and gradient are multiplied by w; w = 1 leaves both exactly as th
                           dL/dz = a sum_k t_k - t
                           logsumexp(z) = max z - log a_max, with a_max the softmax output at
                           the largest z: exp(0) / sum_k exp(z_k - max z), at least 1/n
+    poisson               L = sum_j a_j - t_j + t_j (log t_j - z_j)  exp output
+                          dL/dz = a - t
+                          (half the Poisson deviance, t log(t / a) - t + a: 0 where a = t;
+                          t log t = 0 at t = 0)
 
-Both cross-entropies are computed from the logits z, so saturated float32 outputs give no
-inf or NaN. ``loss_rows`` serves the row-major layouts (per-sample and batched paths),
-``loss_columns`` the feature-major one (the narrow path). Both return the weighted loss sum
+Both cross-entropies and the Poisson loss are computed from the logits z, so saturated
+float32 outputs give no inf or NaN. ``loss_rows`` serves the row-major layouts (per-sample
+and batched paths), ``loss_columns`` the feature-major one (the narrow path). Both return the weighted loss sum
 sum_i w_i L_i, multiplied and summed in float64, and write delta = scale w dL/dz, the row's
 factor scale w formed in float64 (``scale``: fastnn.kernels.updates.batch_scale). (The
 weights are float64 arrays: LLVM's fast-math narrows a product of two widened float32 numbers
@@ -27,7 +31,7 @@ import numpy as np
 from ._jit import kernel
 from .activations import softplus
 from .buffers import copy
-from .codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SOFTMAX, SQUARED_ERROR
+from .codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, POISSON, SOFTMAX, SQUARED_ERROR
 from .elementary import vlog1p
 
 
@@ -36,6 +40,12 @@ def delta_needs_derivative(loss, output):
     """Whether the loss leaves the output delta as dL/da, for the backward pass to multiply
     by f'(z) (squared error through an elementwise output activation)."""
     return loss == SQUARED_ERROR and output != SOFTMAX
+
+
+@kernel(inline=True)
+def poisson(z, a, t, zero):
+    """a - t + t (log t - z): the Poisson loss of one output (``zero``: 0 in a's type)."""
+    return a - t + (t * (np.log(t) - z) if t > zero else zero)
 
 
 @kernel
@@ -56,6 +66,15 @@ def loss_rows(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, scale)
             row_scale = a.dtype.type(scale * weight)
             for j in range(n):
                 total += weight * (softplus(z[first + j], zero) - t[first + j] * z[first + j])
+                delta[d_start + first + j] = row_scale * (a[a_start + first + j] - t[first + j])
+    elif loss == POISSON:
+        for row in range(rows):
+            first = max(row * n, 0)
+            weight = w[row]
+            row_scale = a.dtype.type(scale * weight)
+            for j in range(n):
+                total += weight * poisson(z[first + j], a[a_start + first + j], t[first + j],
+                                          zero)
                 delta[d_start + first + j] = row_scale * (a[a_start + first + j] - t[first + j])
     elif loss == CROSS_ENTROPY:
         for row in range(rows):
@@ -114,6 +133,13 @@ def loss_columns(loss, output, z, a, t, w, delta, m, n, scale, scratch):
             aj, dj = a[j * m:(j + 1) * m], delta[j * m:(j + 1) * m]
             for i in range(m):
                 total += w[i] * (softplus(zj[i], zero) - tj[i] * zj[i])
+                dj[i] = row_scale[i] * (aj[i] - tj[i])
+    elif loss == POISSON:
+        for j in range(n):
+            zj, tj = z[j * m:(j + 1) * m], t[j * m:(j + 1) * m]
+            aj, dj = a[j * m:(j + 1) * m], delta[j * m:(j + 1) * m]
+            for i in range(m):
+                total += w[i] * poisson(zj[i], aj[i], tj[i], zero)
                 dj[i] = row_scale[i] * (aj[i] - tj[i])
     elif loss == CROSS_ENTROPY:
         log_sum_exp = scratch[:m]  # the peak, first
