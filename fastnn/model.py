@@ -14,9 +14,10 @@ from . import paths, persistence
 from .kernels.batched import forward_batched, loss_grad_batched, train_batched
 from .kernels.narrow import forward_narrow, loss_grad_narrow, train_narrow
 from .kernels.per_sample import train_per_sample
-from .kernels.threaded import train_threaded
+from .kernels.threaded import forward_threaded, train_threaded
 from .network import Network
-from .threads import choice_for, forced_way, have_cores, one_blas_thread, wake_threads
+from .threads import (choice_for, cores_free_recently, forced_way, have_cores, one_blas_thread,
+                      wake_threads)
 
 TRAIN = {paths.PER_SAMPLE: train_per_sample, paths.NARROW: train_narrow,
          paths.BATCHED: train_batched}
@@ -25,6 +26,10 @@ one after another in TRAIN[BATCHED] (the same arithmetic)."""
 THREADED = train_threaded
 LOSS_GRAD = {paths.NARROW: loss_grad_narrow, paths.BATCHED: loss_grad_batched}
 FORWARD = {paths.NARROW: forward_narrow, paths.BATCHED: forward_batched}
+"""The prediction kernel of each path; predictions split into parts run on threads in
+FORWARD_THREADED while the cores are free, else in one part by FORWARD[BATCHED] (the same
+arithmetic)."""
+FORWARD_THREADED = forward_threaded
 NO_ORDER = np.empty((1, 0), np.int64)
 """The order of one pass over every row in storage order."""
 EMPTY = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0)}
@@ -46,6 +51,22 @@ class MLP(Network):
         if path.kind == paths.NARROW:
             work = (rows, self._empty(rows * sum(self._sizes)), self._empty(2 * rows),
                     NO_ORDER[0])
+        elif path.n_parts > 1:
+            # On threads while the cores are free; else on one, BLAS too (its threads
+            # collapse as the parts' would).
+            on_threads = (cores_free_recently(path.n_parts) if forced_way() is None
+                          else forced_way())
+            parts = path.n_parts if on_threads else 1
+            work = (rows, np.empty((parts, rows * sum(self._sizes[1:])), self._dtype),
+                    np.empty((parts, rows * self._sizes[-1]), self._dtype))
+            with one_blas_thread():
+                if on_threads:
+                    self._on_threads(parts, FORWARD_THREADED, self._net(), self._params, X,
+                                     work, out)
+                else:
+                    FORWARD[path.kind](self._net(), self._params, X,
+                                       (rows, work[1][0], work[2][0]), out)
+            return out
         else:
             work = (rows, self._empty(rows * sum(self._sizes[1:])),
                     self._empty(rows * self._sizes[-1]))

@@ -14,7 +14,8 @@ of the others.
 - batched (fastnn.kernels.batched): everything else, in row-major blocks of up to BLOCK_ROWS
   rows. A training batch with PARALLEL_MIN_FLOPS of work splits into one part per usable
   thread (fastnn.kernels.threaded); fastnn.threads measures whether the parts run faster on
-  threads or one after another (the same arithmetic either way).
+  threads or one after another (the same arithmetic either way). Predictions with that much
+  work split likewise, and run on threads while the cores are free.
 """
 from typing import NamedTuple
 
@@ -67,6 +68,9 @@ def choose(task, rows, sizes, itemsize):
     block_rows = min(rows, BLOCK_ROWS)
     if task == "train" and per_sample_fits(rows, sizes):
         return Path(PER_SAMPLE, rows)
+    if task == "forward":
+        parts = forward_parts(rows, sizes)
+        return Path(BATCHED, min(-(-rows // parts), BLOCK_ROWS), parts)
     return Path(BATCHED, block_rows, batch_parts(rows, sizes) if task == "train" else 1)
 
 
@@ -99,9 +103,21 @@ def batch_parts(rows, sizes):
     usable thread, each of BLAS_MIN_ROWS to BLOCK_ROWS rows, when the batch has
     PARALLEL_MIN_FLOPS of work; else 1 (one thread, unsplit). Never with numba's workqueue
     layer, which takes about ten times as long as OpenMP to start threads."""
-    flops = 6 * rows * sum(k * n for k, n in zip(sizes[:-1], sizes[1:]))
+    parts = _parts(rows, sizes, 6)
+    return 1 if -(-rows // parts) > BLOCK_ROWS else parts
+
+
+def forward_parts(rows, sizes):
+    """How many parts a prediction of ``rows`` rows splits into: as batch_parts, counting the
+    forward pass's 2 operations per weight per row, each part of any number of blocks."""
+    return _parts(rows, sizes, 2)
+
+
+def _parts(rows, sizes, flops_per_weight):
+    """One part per usable thread, each of at least BLAS_MIN_ROWS rows, for PARALLEL_MIN_FLOPS
+    of work (``flops_per_weight`` per weight per row); else 1."""
+    flops = flops_per_weight * rows * sum(k * n for k, n in zip(sizes[:-1], sizes[1:]))
     parts = min(threads.usable_threads(), rows // BLAS_MIN_ROWS)
-    if (parts < 2 or flops < PARALLEL_MIN_FLOPS or -(-rows // parts) > BLOCK_ROWS
-            or threads.threading_layer() == "workqueue"):
+    if parts < 2 or flops < PARALLEL_MIN_FLOPS or threads.threading_layer() == "workqueue":
         return 1
     return parts

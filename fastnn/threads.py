@@ -68,6 +68,21 @@ def have_cores(n_threads):
     return False
 
 
+RECENT_SECONDS = 0.05
+"""cores_free_recently reuses a reading of free_cores for this long."""
+_recent_reading = [-float("inf"), None]  # (when, free cores)
+
+
+def cores_free_recently(n_threads):
+    """have_cores for calls too short to wait for a second reading (predictions): one reading
+    of free_cores, taken at most RECENT_SECONDS ago."""
+    now = time.perf_counter()
+    if now - _recent_reading[0] > RECENT_SECONDS:
+        _recent_reading[:] = now, free_cores()
+    cores = _recent_reading[1]
+    return cores is None or cores >= n_threads - 1
+
+
 def _is_running(stat_path):
     try:
         with open(stat_path) as file:
@@ -103,24 +118,29 @@ def wake_threads():
 
 
 @functools.cache
-def _blas_controller():
-    return ThreadpoolController()
+def _blas_libraries():
+    """threadpoolctl's controllers of the BLAS libraries loaded (NumPy's and the one the
+    kernels call), each setting its library's thread count directly: a few microseconds,
+    where a threadpoolctl limit costs tens."""
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
 
 
 _BLAS_LOCK = threading.Lock()
 _blas_holders = 0
-_blas_limiter = None
+_blas_saved = ()
 
 
 @contextlib.contextmanager
 def one_blas_thread():
     """Context manager: BLAS libraries on one thread inside. Process-wide, so the first of
     any number of overlapping holders (threads) sets the limit and the last one restores the
-    limits from before the first, whatever the order they leave in."""
-    global _blas_holders, _blas_limiter
+    thread counts from before the first, whatever the order they leave in."""
+    global _blas_holders, _blas_saved
     with _BLAS_LOCK:
         if _blas_holders == 0:
-            _blas_limiter = _blas_controller().limit(limits=1, user_api="blas")
+            _blas_saved = tuple((library, library.num_threads) for library in _blas_libraries())
+            for library, _ in _blas_saved:
+                library.set_num_threads(1)
         _blas_holders += 1
     try:
         yield
@@ -128,8 +148,9 @@ def one_blas_thread():
         with _BLAS_LOCK:
             _blas_holders -= 1
             if _blas_holders == 0:
-                _blas_limiter.restore_original_limits()
-                _blas_limiter = None
+                for library, threads in _blas_saved:
+                    library.set_num_threads(threads)
+                _blas_saved = ()
 
 
 class ThreadChoice:
@@ -231,10 +252,10 @@ _FORCED = []  # the innermost parts_on_threads(way), if any
 
 @contextlib.contextmanager
 def parts_on_threads(way):
-    """Context manager: inside, batches split into parts run on threads (``way`` True) or one
-    after another (False) whatever the machine and ThreadChoice say; the arithmetic, and so the
-    result, is the same either way. For compiling both kernels (fastnn.tools.compile) and for
-    measuring one way."""
+    """Context manager: inside, batches and predictions split into parts run on threads
+    (``way`` True) or one after another (False) whatever the machine and ThreadChoice say; the
+    arithmetic, and so the result, is the same either way. For compiling both kernels
+    (fastnn.tools.compile) and for measuring one way."""
     _FORCED.append(bool(way))
     try:
         yield

@@ -113,13 +113,15 @@ class Recorded:
 @pytest.fixture
 def kernel_calls(monkeypatch):
     """The names of the kernels fastnn.MLP calls, in order: "train:<kind>", "threaded",
-    "loss_grad:<kind>", "forward:<kind>"."""
+    "loss_grad:<kind>", "forward:<kind>", "forward:threaded"."""
     calls = []
     for table, task in ((model.TRAIN, "train"), (model.LOSS_GRAD, "loss_grad"),
                         (model.FORWARD, "forward")):
         for kind, kernel in list(table.items()):
             monkeypatch.setitem(table, kind, Recorded(kernel, f"{task}:{kind}", calls))
     monkeypatch.setattr(model, "THREADED", Recorded(model.THREADED, "threaded", calls))
+    monkeypatch.setattr(model, "FORWARD_THREADED",
+                        Recorded(model.FORWARD_THREADED, "forward:threaded", calls))
     return calls
 
 

@@ -46,7 +46,11 @@ CHOICES = [
     ("loss_grad", 5000, W6, 8, 2, paths.Path(paths.BATCHED, 1024)),
     ("forward", 5, W6, 8, 2, paths.Path(paths.BATCHED, 5)),
     ("forward", 24, (2, 10, 1), 8, 2, paths.Path(paths.NARROW, 24)),
-    ("forward", 2000, W7, 4, 2, paths.Path(paths.BATCHED, 1024)),
+    ("forward", 2000, W7, 4, 2, paths.Path(paths.BATCHED, 1000, 2)),  # a part per thread
+    ("forward", 1000, (64, 128, 10), 4, 2, paths.Path(paths.BATCHED, 500, 2)),
+    ("forward", 1000, (64, 128, 10), 4, 1, paths.Path(paths.BATCHED, 1000)),
+    ("forward", 50, (64, 128, 10), 4, 2, paths.Path(paths.BATCHED, 50)),  # 0.9 MFLOP: 1 part
+    ("forward", 10**5, W6, 4, 2, paths.Path(paths.BATCHED, 1024, 2)),  # parts of many blocks
 ]
 
 

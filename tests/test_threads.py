@@ -12,10 +12,10 @@ import pytest
 from threadpoolctl import threadpool_info
 
 import fastnn
-from fastnn import paths, threads
+from fastnn import model, paths, threads
 
-from conftest import (OPTIMIZERS, assert_same_training, make_data, make_weights,
-                      model_pair)
+from conftest import (OPTIMIZERS, assert_matches, assert_same_training, make_data,
+                      make_weights, model_pair)
 
 DTYPES = [np.float64, np.float32]
 
@@ -264,11 +264,27 @@ def test_parts_on_threads_forces_the_way(parts, kernel_calls, way):
     assert threads.forced_way() is None
 
 
+@pytest.mark.parametrize("cores_free", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_predictions_split_over_threads_while_the_cores_are_free(monkeypatch, kernel_calls,
+                                                                 cores_free, dtype):
+    """A prediction with enough work runs its parts on threads while the cores are free and
+    on one thread otherwise: each row's outputs as the reference's."""
+    monkeypatch.setattr(paths.threads, "usable_threads", lambda: 2)
+    monkeypatch.setattr(paths.threads, "threading_layer", lambda: "omp")
+    monkeypatch.setattr(model, "cores_free_recently", lambda n_threads: cores_free)
+    sizes = [16, 96, 48, 5]
+    fast, ref = model_pair(sizes, ["relu", "tanh"], "softmax", True, dtype, seed=41)
+    X, _ = make_data(1501, sizes, "softmax", "cross_entropy", seed=42, dtype=dtype)
+    assert paths.choose("forward", 1501, sizes, np.dtype(dtype).itemsize).n_parts == 2
+    assert_matches(fast.forward(X), ref.forward(X), dtype)
+    assert kernel_calls == ["forward:threaded" if cores_free else "forward:batched"]
+
+
 # --------------------------------------------------------------------------- Python threads
 def blas_threads():
     """The thread counts of the BLAS libraries fastnn limits (those loaded when it first did)."""
-    return [lib["num_threads"] for lib in
-            threads._blas_controller().select(user_api="blas").info()]
+    return [library.num_threads for library in threads._blas_libraries()]
 
 
 def test_blas_limit_restored_whatever_order_threads_leave_in():

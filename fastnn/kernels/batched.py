@@ -245,13 +245,19 @@ def loss_grad_batched(net, params, batches, work):
 def forward_batched(net, params, X, work, out):
     """out = output activations of the network for every row of X, block by block;
     ``work = (block_rows, acts, z_out)``, as the training workspace's."""
-    sizes = net[0]
     block_rows, acts, z_out = work
-    n, n_in = X.shape
+    forward_rows(net, params, X.reshape(X.size), out.reshape(out.size), X.shape[0],
+                 block_rows, acts, z_out)
+
+
+@kernel
+def forward_rows(net, params, x, o, n, block_rows, acts, z_out):
+    """o = output activations of the ``n`` rows stored flat in x (sizes[0] values each), in
+    blocks of ``block_rows`` rows."""
+    sizes = net[0]
+    n_in = sizes[0]
     n_layers = sizes.size - 1
     width = sizes[n_layers]
-    x = X.reshape(X.size)
-    o = out.reshape(out.size)
     last = block_start(sizes, block_rows, n_layers)
     for start in range(0, n, block_rows):
         rows = min(block_rows, n - start)

@@ -1,5 +1,5 @@
-"""The batched path on several threads: each batch's rows split into ``n_parts`` contiguous
-parts. Part p runs forward, loss and backward over its rows (fastnn.kernels.batched's
+"""The batched path on several threads: each batch's rows, or the rows to predict, split into
+``n_parts`` contiguous parts. Part p runs forward, loss and backward over its rows (fastnn.kernels.batched's
 batch_loss_grad) into its own gradient buffer; then grad = sum of the parts' gradients, and
 the penalty and optimizer update run over ``n_parts`` disjoint ranges of the parameters.
 
@@ -16,7 +16,7 @@ the parts' loss and penalty sums.
 from numba import prange
 
 from ._jit import kernel
-from .batched import batch_loss_grad
+from .batched import batch_loss_grad, forward_rows
 from .updates import (batch_scale, batch_share, parameter_range, penalize_and_update,
                       record_epoch)
 
@@ -88,6 +88,25 @@ def train_threaded(net, params, opt, batches, work, out):
         if not record_epoch(epoch, total, penalties, weight_total, out):
             return epoch + 1
     return n_epochs
+
+
+@kernel(parallel=True)
+def forward_threaded(net, params, X, work, out):
+    """fastnn.kernels.batched.forward_batched with the rows in ``n_parts`` contiguous parts,
+    one per thread: ``work = (block_rows, acts_parts, z_out_parts)``, row p of each
+    ``*_parts`` array part p's buffer for blocks of ``block_rows`` rows."""
+    block_rows, acts_parts, z_out_parts = work
+    n, n_in = X.shape
+    width = out.shape[1]
+    n_parts = acts_parts.shape[0]
+    x = X.reshape(X.size)
+    o = out.reshape(out.size)
+    part_rows = (n + n_parts - 1) // n_parts
+    for part in prange(n_parts):
+        first = min(part * part_rows, n)
+        stop = min(first + part_rows, n)
+        forward_rows(net, params, x[first * n_in:stop * n_in], o[first * width:stop * width],
+                     stop - first, block_rows, acts_parts[part], z_out_parts[part])
 
 
 @kernel(parallel=True)

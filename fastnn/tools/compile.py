@@ -4,7 +4,8 @@ instead of compiling. The cache is NUMBA_CACHE_DIR when set, else the ``__pycach
 of the installed package; it holds code for this machine's CPU.
 
 CALLS makes one call of each kind (training on each path, split batches on threads and not,
-the loss and gradient and predictions on the narrow and batched paths) with small arrays;
+the loss and gradient and predictions on the narrow and batched paths, predictions split
+over threads) with small arrays;
 the kernels' types depend only on the dtype, so these fill the cache for every network.
 """
 import time
@@ -42,6 +43,8 @@ CALLS = [
          on_threads=False),
     Call("batched loss and gradient", [40, 40, 2], 64, "loss_grad", paths.BATCHED),
     Call("batched forward", [40, 40, 2], 5, "forward", paths.BATCHED),
+    Call("batched forward on threads", [64, 128, 10], 512, "forward", paths.BATCHED,
+         on_threads=True),
 ]
 
 
@@ -58,7 +61,8 @@ def make(call, dtype):
     Y = rng.random((call.rows, call.sizes[-1]))
     net = MLP(call.sizes, seed=0, dtype=dtype)
     if call.task == "forward":
-        net.forward(X)
+        with threads.parts_on_threads(bool(call.on_threads)):
+            net.forward(X)
     elif call.task == "loss_grad":
         net.loss_and_grad(X, Y)
     elif call.on_threads is None:
@@ -76,8 +80,8 @@ def run(dtypes=DTYPES, out=print):
         for call in CALLS:
             path = path_of(call, dtype)
             if call.on_threads is not None and path.n_parts < 2:
-                out(f"{call.name}, {dtype}: skipped (batches split only on 2 usable threads "
-                    "or more; this process has 1)")
+                out(f"{call.name}, {dtype}: skipped (rows split only on 2 usable threads or "
+                    "more; this process has 1)")
                 continue
             started = time.perf_counter()
             make(call, dtype)
