@@ -1,11 +1,12 @@
 """fastnn: train small and medium multilayer perceptrons fast on a CPU, on Numba kernels."""
 from . import datasets, reference
+from .export import to_onnx
 from .model import MLP, load
 from .network import History
 from .optimizers import SGD, Adam
 
 __version__ = "0.1.0"
-__all__ = ["MLP", "SGD", "Adam", "History", "load", "datasets", "reference",
+__all__ = ["MLP", "SGD", "Adam", "History", "load", "to_onnx", "datasets", "reference",
            "MLPClassifier", "MLPRegressor", "__version__"]
 
 ESTIMATORS = ("MLPClassifier", "MLPRegressor")

@@ -287,12 +287,13 @@ def test_complement_bits_bad_arguments(func, kwargs, error, name):
 
 
 def test_importing_fastnn_does_not_import_optional_extras():
-    # scikit-learn, torch and matplotlib are optional extras: a fresh interpreter that
-    # imports fastnn (datasets included) must not pull them in.
+    # scikit-learn, torch, matplotlib and onnx are optional extras: a fresh interpreter that
+    # imports fastnn (datasets and export included) must not pull them in.
     import subprocess
     import sys
 
-    code = ("import sys, fastnn, fastnn.datasets\n"
-            "print(sorted(m for m in ('sklearn', 'torch', 'matplotlib') if m in sys.modules))")
+    code = ("import sys, fastnn, fastnn.datasets, fastnn.export\n"
+            "print(sorted(m for m in ('sklearn', 'torch', 'matplotlib', 'onnx', 'onnxruntime', "
+            "'skl2onnx') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
