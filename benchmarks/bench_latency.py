@@ -21,5 +21,6 @@ class Latency:
     track_seconds_per_call.params = (
         ["fastnn.MLPClassifier.predict_proba", "sklearn MLPClassifier.predict_proba",
          "fastnn.MLP.forward, float64", "fastnn.MLP.forward, float32",
-         "onnxruntime, float32 (skl2onnx)"], list(latency.ROWS))
+         "onnxruntime, float32 (skl2onnx)", "onnxruntime, float32 (fastnn.to_onnx)"],
+        list(latency.ROWS))
     track_seconds_per_call.param_names = ["implementation", "rows"]

@@ -247,6 +247,7 @@ def test_latency_table(monkeypatch, capsys):
         assert f"| {name} | " in out
     onnx = importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("skl2onnx")
     assert ("| onnxruntime, float32 (skl2onnx) | " in out) == bool(onnx)
+    assert ("| onnxruntime, float32 (fastnn.to_onnx) | " in out) == bool(onnx)
 
 
 def test_asv_suites_import_and_the_call_overhead_runs():

@@ -1,7 +1,8 @@
 """``python -m fastnn bench --latency``: prediction latency of one row and throughput of 1,000
 rows, through fastnn's estimator, fastnn.MLP.forward, scikit-learn's MLPClassifier and, where
 skl2onnx and onnxruntime are installed, onnxruntime serving scikit-learn's model exported by
-skl2onnx, measured in one run on the same trained network (load_digits, 64-128-10).
+skl2onnx and fastnn's exported by fastnn.to_onnx, measured in one run on the same trained
+network (load_digits, 64-128-10).
 
 Each implementation's calls are timed in loops of about LOOP_SECONDS, interleaved with the
 others' REPEAT times, each loop SETTLE_SECONDS after the last (the BLAS libraries' idle
@@ -52,6 +53,11 @@ def implementations(X, y):
         name = runtime.get_inputs()[0].name
         found["onnxruntime, float32 (skl2onnx)"] = (
             lambda rows: runtime.run(None, {name: rows})[1], np.float32)
+        from ..export import to_onnx as fastnn_to_onnx
+        exported = onnxruntime.InferenceSession(fastnn_to_onnx(net32).SerializeToString(),
+                                                providers=["CPUExecutionProvider"])
+        found["onnxruntime, float32 (fastnn.to_onnx)"] = (
+            lambda rows: exported.run(["forward"], {"X": rows})[0], np.float32)
     else:
         missing.append("onnxruntime: needs skl2onnx and onnxruntime")
     return found, missing
