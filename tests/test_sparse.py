@@ -290,6 +290,40 @@ def test_sparse_inputs_are_not_modified():
     assert X.indices.dtype == np.int32 and not X.has_sorted_indices
 
 
+# ---------------------------------------------------------------------------- memory
+def test_a_fit_on_100000_by_50000_rows_takes_memory_of_the_nonzeros_only():
+    """A 100,000 x 50,000 CSR matrix of 0.1% nonzeros (40 GB dense): fit, forward,
+    loss_and_grad and an estimator's fit and predict allocate less than the matrix's own
+    arrays, and nothing near the dense size."""
+    n, k, per_row = 100_000, 50_000, 50
+    rng = np.random.default_rng(0)
+    X = scipy.sparse.csr_matrix(
+        (rng.random(n * per_row), rng.integers(0, k, n * per_row).astype(np.int32),
+         np.arange(0, n * per_row + 1, per_row, dtype=np.int32)), shape=(n, k))
+    y = rng.integers(0, 2, n).astype(np.float64)
+    X_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    net = fastnn.MLP([k, 2, 1], hidden="tanh", output="sigmoid", seed=0)
+    MLPClassifier = fastnn.MLPClassifier  # imports scikit-learn (not to be counted)
+    tracemalloc.start()
+    try:
+        net.fit(X, y, loss="binary_cross_entropy", optimizer=fastnn.Adam(lr=0.01), epochs=1,
+                batch_size=1000, seed=0)
+        net.forward(X)
+        net.loss_and_grad(X, y, "binary_cross_entropy")
+        _, fastnn_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # one iteration does not converge
+            model = MLPClassifier((2,), max_iter=1, batch_size=1000, random_state=0).fit(X, y)
+        model.predict_proba(X)
+        _, estimator_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert X_bytes < n * k * 8 / 500
+    assert max(fastnn_peak, estimator_peak) < X_bytes, (fastnn_peak, estimator_peak, X_bytes)
+    assert np.isfinite(net.params).all() and model.n_iter_ == 1
+
+
 # ---------------------------------------------------------------------------- compilation
 COMPILED = textwrap.dedent("""
     from numba.core import event
@@ -323,3 +357,166 @@ def test_dense_calls_compile_no_sparse_kernel(tmp_path):
     assert "fastnn.kernels.sparse.forward_sparse" in sparse
     assert "fastnn.kernels.batched.forward_batched" not in sparse
 
+
+# ---------------------------------------------------------------------------- estimators
+sklearn = pytest.importorskip("sklearn", reason="the estimators need scikit-learn")
+from sklearn import neural_network  # noqa: E402
+
+from test_estimators import COMMON, SOLVERS, assert_same_fit, fit_quietly  # noqa: E402
+
+
+def estimator_data(task):
+    """(sparse X, y) for the task: 160 rows of 30 non-negative features, 20% nonzero, some
+    rows empty; targets that depend on the features."""
+    X = sparse_rows(160, 30, density=0.2, seed=20)
+    X.data = np.abs(X.data)
+    scores = X @ np.random.default_rng(21).normal(size=(30, 3))
+    if task == "multiclass":
+        return X, scores.argmax(axis=1)
+    if task == "binary":
+        return X, scores[:, 0] > np.median(scores[:, 0])
+    if task == "multilabel":
+        return X, (scores > np.median(scores, axis=0)).astype(int)
+    return X, scores[:, 0] if task == "one_output" else scores
+
+
+TASKS = ("multiclass", "binary", "multilabel", "one_output", "three_outputs")
+CLASSIFICATION = TASKS[:3]
+
+
+def estimators(task, **params):
+    """(fastnn's for sparse X, fastnn's for the same X dense, scikit-learn's for sparse X)."""
+    kind = "Classifier" if task in CLASSIFICATION else "Regressor"
+    params = dict(COMMON, **params)
+    return (getattr(fastnn, f"MLP{kind}")(**params), getattr(fastnn, f"MLP{kind}")(**params),
+            getattr(neural_network, f"MLP{kind}")(**params))
+
+
+def fit_estimators(task, method="fit", calls=1, sample_weight=None, **params):
+    X, y = estimator_data(task)
+    models = estimators(task, **params)
+    extra = {"classes": np.unique(y)} if method == "partial_fit" and task == "multiclass" else {}
+    for _ in range(calls):
+        for model, rows in zip(models, (X, X.toarray(), X)):
+            fit_quietly(model, rows, y, method, sample_weight=sample_weight, **extra)
+    return models, X, y
+
+
+def assert_same_as_dense_and_scikit_learn(models, X, y, sample_weight=None):
+    """The sparse fit against scikit-learn's on the same sparse X (assert_same_fit: loss
+    curve, coefs_, predictions on X) and against the dense fit; predictions and scores of
+    the sparse X in CSR and CSC equal those of the dense rows."""
+    ours, dense, theirs = models
+    assert_same_fit(ours, theirs, X)
+    assert_same_fit(ours, dense, X.toarray(), rtol=1e-12)
+    for rows in (X, X.tocsc()):
+        if hasattr(ours, "predict_proba"):
+            np.testing.assert_allclose(ours.predict_proba(rows), dense.predict_proba(X.toarray()),
+                                       rtol=1e-10, atol=1e-12)
+            with np.errstate(divide="ignore"):  # log(0) of saturated outputs: -inf in both
+                np.testing.assert_allclose(ours.predict_log_proba(rows),
+                                           theirs.predict_log_proba(X), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(ours.score(rows, y, sample_weight=sample_weight),
+                                   theirs.score(X, y, sample_weight=sample_weight), rtol=1e-10)
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("solver", sorted(SOLVERS))
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_estimators_train_on_sparse_X_as_scikit_learn(task, solver, shuffle):
+    models, X, y = fit_estimators(task, shuffle=shuffle, **SOLVERS[solver])
+    assert_same_as_dense_and_scikit_learn(models, X, y)
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("solver", ["momentum", "adam", "lbfgs"])
+def test_estimators_train_on_weighted_sparse_X_as_scikit_learn(task, solver):
+    weights = np.random.default_rng(22).uniform(0.1, 3.0, 160)
+    models, X, y = fit_estimators(task, sample_weight=weights, **SOLVERS[solver])
+    assert_same_as_dense_and_scikit_learn(models, X, y, weights)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "binary", "three_outputs"])
+@pytest.mark.parametrize("solver", ["nesterov", "adam"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_early_stopping_splits_the_sparse_rows_as_scikit_learn(task, solver, weighted):
+    weights = np.random.default_rng(23).uniform(0.1, 3.0, 160) if weighted else None
+    models, X, y = fit_estimators(task, sample_weight=weights, early_stopping=True,
+                                  validation_fraction=0.2, n_iter_no_change=3, max_iter=60,
+                                  **SOLVERS[solver])
+    assert len(models[0].validation_scores_) == models[0].n_iter_
+    assert_same_as_dense_and_scikit_learn(models, X, y, weights)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "one_output"])
+@pytest.mark.parametrize("solver", ["nesterov", "adam"])
+def test_partial_fit_on_sparse_X_as_scikit_learn(task, solver):
+    models, X, y = fit_estimators(task, method="partial_fit", calls=3, **SOLVERS[solver])
+    assert_same_as_dense_and_scikit_learn(models, X, y)
+
+
+@pytest.mark.parametrize("form", ["csc_matrix", "coo_array", "lil_matrix", "dok_array"])
+def test_estimators_take_every_sparse_format(form):
+    """The formats validate_data passes (CSR, CSC, COO) and those it converts to CSR."""
+    X, y = estimator_data("multiclass")
+    csr = fit_quietly(fastnn.MLPClassifier(**COMMON), X, y)
+    other = fit_quietly(fastnn.MLPClassifier(**COMMON), FORMATS[form](X), y)
+    for a, b in zip(csr.coefs_, other.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(csr.predict(FORMATS[form](X)), csr.predict(X))
+
+
+def test_float32_sparse_X_trains_in_float32_close_to_scikit_learn():
+    X, y = estimator_data("multiclass")
+    X = X.astype(np.float32)
+    ours, _, theirs = estimators("multiclass", **SOLVERS["adam"])
+    fit_quietly(ours, X, y)
+    fit_quietly(theirs, X, y)
+    assert all(W.dtype == np.float32 for W in ours.coefs_ + ours.intercepts_)
+    assert ours.predict_proba(X).dtype == np.float32
+    assert_same_fit(ours, theirs, X, rtol=1e-4)
+
+
+BAD_SPARSE = {
+    # id -> (X from the training X, the error)
+    "fewer_columns": (lambda X: X[:, :-1], ValueError),
+    "more_columns": (lambda X: scipy.sparse.hstack([X, X[:, :1]]).tocsr(), ValueError),
+    "nan": (lambda X: _with_value(X, np.nan), ValueError),
+    "inf": (lambda X: _with_value(X, np.inf), ValueError),
+    "column_out_of_range": (lambda X: _with_index(X, 30), ValueError),
+}
+
+
+def _with_value(X, value):
+    X = X.copy()
+    X.data[3] = value
+    return X
+
+
+def _with_index(X, column):
+    X = X.copy()
+    X.indices[-1] = column
+    return X
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_SPARSE))
+@pytest.mark.parametrize("kind", ["MLPClassifier", "MLPRegressor"])
+def test_bad_sparse_X_is_refused(kind, bad):
+    """Predicting from, or fitting on, a bad sparse X raises ValueError naming X; a refused
+    fit leaves the fitted estimator as it was."""
+    X, y = estimator_data("multiclass" if kind == "MLPClassifier" else "one_output")
+    model = fit_quietly(getattr(fastnn, kind)((4,), max_iter=2, random_state=0), X, y)
+    before = [W.copy() for W in model.coefs_]
+    make, error = BAD_SPARSE[bad]
+    with pytest.raises(error, match="X"):
+        model.predict(make(X))
+    model.set_params(warm_start=True)
+    with pytest.raises(error, match="X"):
+        fit_quietly(model, make(X), y)
+    for W, old in zip(model.coefs_, before):
+        np.testing.assert_array_equal(W, old)
+
+
+def test_estimators_declare_sparse_input():
+    for model in (fastnn.MLPClassifier(), fastnn.MLPRegressor()):
+        assert model.__sklearn_tags__().input_tags.sparse
