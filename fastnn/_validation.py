@@ -93,8 +93,9 @@ def as_real_array(name, value, dtype):
 
 
 def is_sparse(value):
-    """Whether ``value`` is a scipy.sparse matrix or array."""
-    return scipy.sparse.issparse(value)
+    """Whether ``value`` is a scipy.sparse matrix or array (an ndarray is answered first: a
+    one-row forward takes a few microseconds)."""
+    return type(value) is not np.ndarray and scipy.sparse.issparse(value)
 
 
 def as_csr(value, dtype):

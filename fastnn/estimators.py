@@ -425,16 +425,18 @@ class BaseMLP(BaseEstimator):
         """Output activations for X, validated against the fitted model. A small, finite,
         C-contiguous float array of the fitted width, the estimator fitted without feature
         names, passes scikit-learn's validation as it is, so it skips it (a one-row predict
-        takes a few microseconds, not the validation's tens)."""
-        if not (type(X) is np.ndarray and X.ndim == 2 and X.dtype in FLOAT_DTYPES
+        takes a few microseconds, not the validation's tens). Sparse X never takes that way."""
+        fast = (type(X) is np.ndarray and X.ndim == 2 and X.dtype in FLOAT_DTYPES
                 and X.flags.c_contiguous and 0 < X.shape[0] <= FAST_PREDICT_ROWS
                 and "_net" in vars(self) and X.shape[1] == getattr(self, "n_features_in_", -1)
-                and not hasattr(self, "feature_names_in_") and np.isfinite(X).all()):
+                and not hasattr(self, "feature_names_in_") and np.isfinite(X).all())
+        if not fast:
             check_is_fitted(self)
             X = validate_data(self, X, reset=False,  # numbers only, as scikit-learn's predict
                               accept_sparse=ACCEPT_SPARSE)
         net = self._network(self._net.dtype)
-        return net.forward_unchecked(_checked_rows(X, net.dtype))
+        return net.forward_unchecked(np.ascontiguousarray(X, net.dtype) if fast
+                                     else _checked_rows(X, net.dtype))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
