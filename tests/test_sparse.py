@@ -265,6 +265,7 @@ def test_every_format_gives_the_results_of_its_csr_rows(form):
     for rows in (X, given):
         net = fastnn.MLP([30, 7, 3], output="softmax", seed=0)
         out = net.forward(rows)
+        np.testing.assert_array_equal(net.predict(rows), out.argmax(axis=1))
         value, grad_w, _ = net.loss_and_grad(rows, Y, "cross_entropy")
         history = net.fit(rows, Y, loss="cross_entropy", optimizer=fastnn.Adam(lr=0.01),
                           epochs=2, batch_size=4, seed=1)
