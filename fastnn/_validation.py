@@ -2,6 +2,7 @@
 import numbers
 
 import numpy as np
+import scipy.sparse
 
 
 def check_choice(name, value, choices):
@@ -91,8 +92,80 @@ def as_real_array(name, value, dtype):
     return array
 
 
+def is_sparse(value):
+    """Whether ``value`` is a scipy.sparse matrix or array (an ndarray is answered first: a
+    one-row forward takes a few microseconds)."""
+    return type(value) is not np.ndarray and scipy.sparse.issparse(value)
+
+
+def as_csr(value, dtype):
+    """A scipy.sparse matrix or array as a CSR array of ``dtype`` with int64 indices and
+    indptr, the form the sparse kernels take (fastnn.kernels.sparse): CSC, COO and the other
+    formats through scipy's ``tocsr()``, which never densifies; returned as it is when it
+    already has that form, else a CSR array over the same arrays, each copied only if its
+    dtype differs (O(nonzeros))."""
+    csr = value.tocsr()
+    if (type(csr) is scipy.sparse.csr_array and csr.data.dtype == dtype
+            and csr.indices.dtype == np.int64 and csr.indptr.dtype == np.int64
+            and csr.data.flags.c_contiguous and csr.indices.flags.c_contiguous
+            and csr.indptr.flags.c_contiguous):
+        return csr
+    if csr.data.dtype.kind not in "biuf":
+        raise TypeError(f"sparse input must hold real numbers, got dtype {csr.data.dtype}")
+    converted = scipy.sparse.csr_array(csr.shape, dtype=dtype)  # then its arrays, as they are
+    converted.data = np.ascontiguousarray(csr.data, dtype)
+    converted.indices = np.ascontiguousarray(csr.indices, np.int64)
+    converted.indptr = np.ascontiguousarray(csr.indptr, np.int64)
+    return converted
+
+
+def as_rows(value, dtype):
+    """Checked input rows in the form the kernels take: a CSR array as as_csr makes it for
+    sparse input, else a C-contiguous array of ``dtype``."""
+    return as_csr(value, dtype) if is_sparse(value) else np.ascontiguousarray(value, dtype)
+
+
+def check_sparse_inputs(name, value, n_features, dtype):
+    """check_inputs for a scipy.sparse matrix or array: a 2-D CSR array (as_csr) with at
+    least one row, ``n_features`` columns and finite values."""
+    if value.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, {n_features}), got a sparse array "
+                         f"of shape {value.shape}")
+    if value.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has no rows")
+    if value.shape[1] != n_features:
+        raise ValueError(f"{name} has {value.shape[1]} columns but the network takes "
+                         f"{n_features} inputs")
+    if value.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got a sparse matrix of dtype "
+                        f"{value.dtype}")
+    csr = as_csr(value, dtype)
+    check_csr_structure(name, csr)
+    if not np.isfinite(csr.data[:csr.indptr[-1]]).all():
+        raise ValueError(f"{name} contains NaN or infinity (in {np.dtype(dtype).name})")
+    return csr
+
+
+def check_csr_structure(name, csr):
+    """ValueError unless the CSR arrays describe ``csr.shape``: indptr from 0, not
+    decreasing, to at most the stored values; every column index in range. The kernels read
+    the rows through these arrays without bounds checks."""
+    data, indices, indptr = csr.data, csr.indices, csr.indptr
+    n_rows, n_columns = csr.shape
+    stored = indptr[-1] if indptr.size else -1
+    columns = indices[:max(stored, 0)]
+    if (indptr.size != n_rows + 1 or indptr[0] != 0
+            or not 0 <= stored <= min(indices.size, data.size) or (np.diff(indptr) < 0).any()
+            or (columns.size and not 0 <= columns.min() <= columns.max() < n_columns)):
+        raise ValueError(f"{name}: the sparse matrix's CSR arrays (indptr, indices) do not "
+                         f"describe a {n_rows} x {n_columns} matrix")
+
+
 def check_inputs(name, value, n_features, dtype):
-    """A 2-D (n_samples, n_features) input array with at least one row."""
+    """A 2-D (n_samples, n_features) input array with at least one row; a scipy.sparse
+    matrix or array becomes a CSR array (check_sparse_inputs), never a dense one."""
+    if is_sparse(value):
+        return check_sparse_inputs(name, value, n_features, dtype)
     array = as_real_array(name, value, dtype)
     if array.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, {n_features}), got shape {array.shape}"

@@ -27,7 +27,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._validation import check_int
+from ._validation import as_rows, check_choice, check_csr_structure, check_int, is_sparse
 from .model import MLP
 from .optimizers import SklearnAdam, SklearnSGD
 
@@ -45,8 +45,21 @@ FAST_PREDICT_ROWS = 1024
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 MAX_CALL_ROWS = 1 << 20
 """At most this many sample-steps (epochs x samples) train in one compiled call."""
+ACCEPT_SPARSE = ["csr", "csc", "coo"]
+"""Sparse formats validate_data passes as they are (others it converts to CSR); fastnn.MLP
+then takes each as CSR (fastnn.kernels.sparse), never densified."""
 DIVERGED = ("Solver produced non-finite parameter weights. The input data may contain large "
             "values and need to be preprocessed.")
+
+
+def _checked_rows(X, dtype):
+    """Validated X as fastnn.MLP's kernels take it (fastnn._validation.as_rows): a sparse X as
+    a CSR array whose index arrays are checked to describe its shape (validate_data checks
+    its values, not its structure)."""
+    rows = as_rows(X, dtype)
+    if is_sparse(rows):
+        check_csr_structure("X", rows)
+    return rows
 
 
 def _shuffled(rows, random_state):
@@ -172,7 +185,7 @@ class BaseMLP(BaseEstimator):
                              f"{self.out_activation_!r}, now {self._out_activation()!r}); fit "
                              "from scratch with warm_start=False")
         net = self._network(X.dtype)
-        X = np.ascontiguousarray(X, net.dtype)
+        X = _checked_rows(X, net.dtype)
         Y = np.ascontiguousarray(Y, net.dtype)
         if self.solver == "lbfgs":
             self._fit_lbfgs(net, X, Y, sample_weight)
@@ -263,7 +276,7 @@ class BaseMLP(BaseEstimator):
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
-            X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+            X, Y = as_rows(X, net.dtype), np.ascontiguousarray(Y)
             if is_classifier(self):
                 y_val = self._label_binarizer.inverse_transform(y_val)
             best_params = net.params.copy()
@@ -358,7 +371,7 @@ class BaseMLP(BaseEstimator):
     def _update_validation(self, net, X_val, y_val, weight_val):
         """Record the validation score (weighted by weight_val, if given); True when it is the
         best so far."""
-        y_pred = self._decode(net.forward_unchecked(np.ascontiguousarray(X_val, net.dtype)))
+        y_pred = self._decode(net.forward_unchecked(as_rows(X_val, net.dtype)))
         score = np.nan if (np.issubdtype(y_pred.dtype, np.floating)
                            and not np.isfinite(y_pred).all()) else self._score_function(
                                y_val, y_pred, sample_weight=weight_val)
@@ -417,15 +430,23 @@ class BaseMLP(BaseEstimator):
         """Output activations for X, validated against the fitted model. A small, finite,
         C-contiguous float array of the fitted width, the estimator fitted without feature
         names, passes scikit-learn's validation as it is, so it skips it (a one-row predict
-        takes a few microseconds, not the validation's tens)."""
-        if not (type(X) is np.ndarray and X.ndim == 2 and X.dtype in FLOAT_DTYPES
+        takes a few microseconds, not the validation's tens). Sparse X never takes that way."""
+        fast = (type(X) is np.ndarray and X.ndim == 2 and X.dtype in FLOAT_DTYPES
                 and X.flags.c_contiguous and 0 < X.shape[0] <= FAST_PREDICT_ROWS
                 and "_net" in vars(self) and X.shape[1] == getattr(self, "n_features_in_", -1)
-                and not hasattr(self, "feature_names_in_") and np.isfinite(X).all()):
+                and not hasattr(self, "feature_names_in_") and np.isfinite(X).all())
+        if not fast:
             check_is_fitted(self)
-            X = validate_data(self, X, reset=False)  # numbers only, as scikit-learn's predict
+            X = validate_data(self, X, reset=False,  # numbers only, as scikit-learn's predict
+                              accept_sparse=ACCEPT_SPARSE)
         net = self._network(self._net.dtype)
-        return net.forward_unchecked(np.ascontiguousarray(X, net.dtype))
+        return net.forward_unchecked(np.ascontiguousarray(X, net.dtype) if fast
+                                     else _checked_rows(X, net.dtype))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -442,7 +463,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32),
-                             reset=reset)
+                             accept_sparse=ACCEPT_SPARSE, reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
@@ -553,7 +574,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """As scikit-learn's, and negative targets refused for the Poisson loss (where
         scikit-learn's MLP trains to a NaN loss; the message is its PoissonRegressor's)."""
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
-                             dtype=(np.float64, np.float32), reset=reset)
+                             dtype=(np.float64, np.float32), accept_sparse=ACCEPT_SPARSE,
+                             reset=reset)
         if self.loss == "poisson" and (y < 0).any():
             raise ValueError("Some value(s) of y are negative which is not allowed for "
                              "Poisson regression.")

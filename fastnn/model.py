@@ -11,21 +11,25 @@ import numba
 import numpy as np
 
 from . import paths, persistence
+from ._validation import as_csr, is_sparse
 from .kernels.batched import forward_batched, loss_grad_batched, train_batched
 from .kernels.narrow import forward_narrow, loss_grad_narrow, train_narrow
 from .kernels.per_sample import train_per_sample
+from .kernels.sparse import forward_sparse, loss_grad_sparse, train_sparse
 from .kernels.threaded import forward_threaded, train_threaded
 from .network import Network
 from .threads import (choice_for, cores_free_recently, forced_way, have_cores, one_blas_thread,
                       wake_threads)
 
 TRAIN = {paths.PER_SAMPLE: train_per_sample, paths.NARROW: train_narrow,
-         paths.BATCHED: train_batched}
+         paths.BATCHED: train_batched, paths.SPARSE: train_sparse}
 """The training kernel of each path; batches split into parts run on threads in THREADED, or
 one after another in TRAIN[BATCHED] (the same arithmetic)."""
 THREADED = train_threaded
-LOSS_GRAD = {paths.NARROW: loss_grad_narrow, paths.BATCHED: loss_grad_batched}
-FORWARD = {paths.NARROW: forward_narrow, paths.BATCHED: forward_batched}
+LOSS_GRAD = {paths.NARROW: loss_grad_narrow, paths.BATCHED: loss_grad_batched,
+             paths.SPARSE: loss_grad_sparse}
+FORWARD = {paths.NARROW: forward_narrow, paths.BATCHED: forward_batched,
+           paths.SPARSE: forward_sparse}
 """The prediction kernel of each path; predictions split into parts run on threads in
 FORWARD_THREADED while the cores are free, else in one part by FORWARD[BATCHED] (the same
 arithmetic)."""
@@ -45,12 +49,16 @@ class MLP(Network):
 
     def _forward(self, X):
         n = X.shape[0]
-        path = paths.choose("forward", n, self._sizes, self._dtype.itemsize)
+        path = paths.choose("forward", n, self._sizes, self._dtype.itemsize, is_sparse(X))
         out = np.empty((n, self._sizes[-1]), self._dtype)
         rows = path.block_rows
         if path.kind == paths.NARROW:
             work = (rows, self._empty(rows * sum(self._sizes)), self._empty(2 * rows),
                     NO_ORDER[0])
+        elif path.kind == paths.SPARSE:
+            work = (rows, self._empty(rows * sum(self._sizes[1:])),
+                    self._empty(rows * self._sizes[-1]), NO_ORDER[0])
+            X = csr_arrays(X, self._dtype)
         elif path.n_parts > 1:
             # On threads while the cores are free; else on one, BLAS too (its threads
             # collapse as the parts' would).
@@ -75,7 +83,9 @@ class MLP(Network):
 
     def _loss_grad(self, X, T, weights, loss, mean, l2):
         n = X.shape[0]
-        path = paths.choose("loss_grad", n, self._sizes, self._dtype.itemsize)
+        path = paths.choose("loss_grad", n, self._sizes, self._dtype.itemsize, is_sparse(X))
+        if path.kind == paths.SPARSE:
+            X = csr_arrays(X, self._dtype)
         weight = np.array([[weights.sum(dtype=np.float64)]])
         batches = (X, T, weights, NO_ORDER, weight, n, mean, self._dtype.type(l2))
         work = self._workspace(path, False)
@@ -84,7 +94,10 @@ class MLP(Network):
         return total, penalty, weight, work[0]
 
     def _train_epochs(self, X, T, weights, orders, batch_size, loss, opt, mean, l2):
-        path = paths.choose("train", batch_size, self._sizes, self._dtype.itemsize)
+        path = paths.choose("train", batch_size, self._sizes, self._dtype.itemsize,
+                            is_sparse(X))
+        if path.kind == paths.SPARSE:
+            X = csr_arrays(X, self._dtype)
         shuffled = orders.shape[1] > 0
         net = self._net(loss)
         weights_of_batches = batch_weights(weights, orders, batch_size)
@@ -143,6 +156,12 @@ class MLP(Network):
             return (np.zeros_like(self._params), rows, self._empty(rows * sum(sizes)),
                     self._empty(rows * sum(sizes[1:])), self._empty(rows * sizes[-1]),
                     self._empty(rows * sizes[-1]), np.empty(rows), self._empty(4 * rows))
+        if path.kind == paths.SPARSE:
+            gathered = rows if shuffled else 0
+            layers = rows * sum(sizes[1:])
+            return (np.zeros_like(self._params), self._empty(self._params.size), rows,
+                    self._empty(layers), self._empty(layers), self._empty(rows * sizes[-1]),
+                    self._empty(gathered * sizes[-1]), np.empty(gathered))
         return self._batched_workspace(rows, path.n_parts, shuffled)
 
     def _batched_workspace(self, rows, n_parts, shuffled):
@@ -174,6 +193,13 @@ class MLP(Network):
             return compiled(*arguments)
         finally:
             numba.set_num_threads(threads)
+
+
+def csr_arrays(X, dtype):
+    """A sparse X as the kernels take it (fastnn.kernels.sparse): its CSR arrays (data of
+    ``dtype``, int64 indices and indptr), converted only if they are not already."""
+    csr = as_csr(X, dtype)
+    return csr.data, csr.indices, csr.indptr
 
 
 def batch_weights(weights, orders, batch_size):

@@ -16,13 +16,18 @@ of the others.
   thread (fastnn.kernels.threaded); fastnn.threads measures whether the parts run faster on
   threads or one after another (the same arithmetic either way). Predictions with that much
   work split likewise, and run on threads while the cores are free.
+- sparse (fastnn.kernels.sparse): every task on sparse input (CSR rows), whatever the rows
+  and sizes: the batched path's blocks, its first layer computed from the rows' nonzeros.
+  Batches are not split over threads: each part would need a gradient buffer of W_0's full
+  size to clear, fill and sum every batch, as much work as the update over all parameters,
+  while the products of the nonzeros it would share out are small.
 """
 from typing import NamedTuple
 
 from . import threads
 from .kernels.dense import BLAS_MIN_ROWS, BLAS_MIN_WORK
 
-PER_SAMPLE, NARROW, BATCHED = "per_sample", "narrow", "batched"
+PER_SAMPLE, NARROW, BATCHED, SPARSE = "per_sample", "narrow", "batched", "sparse"
 TASKS = ("train", "loss_grad", "forward")
 
 BLOCK_ROWS = 1024
@@ -57,12 +62,14 @@ class Path(NamedTuple):
     n_parts: int = 1
 
 
-def choose(task, rows, sizes, itemsize):
+def choose(task, rows, sizes, itemsize, sparse=False):
     """The Path for ``task`` ("train", "loss_grad" or "forward") over ``rows`` rows (a
     training batch's, or all of them) of a network of layer widths ``sizes`` whose numbers
-    take ``itemsize`` bytes."""
+    take ``itemsize`` bytes; ``sparse``: the rows are a sparse matrix's."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    if sparse:
+        return Path(SPARSE, min(rows, BLOCK_ROWS))
     if narrow_fits(rows, sizes):
         return Path(NARROW, chunk_rows(rows, sizes, itemsize))
     block_rows = min(rows, BLOCK_ROWS)

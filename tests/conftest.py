@@ -143,20 +143,23 @@ def model_pair(sizes, hidden="tanh", output="sigmoid", bias=True, dtype="float64
 
 
 def make_data(n, sizes, output, loss, seed=0, dtype=np.float64):
-    """Inputs and targets that suit the loss: one-hot for cross_entropy, [0, 1] for BCE (and
-    outputs in [0, 1] or positive), counts (zeros among them) for poisson."""
+    """Inputs and targets (draw_targets) that suit the loss."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, sizes[0])).astype(dtype)
+    return X, draw_targets(rng, n, sizes, output, loss, dtype)
+
+
+def draw_targets(rng, n, sizes, output, loss, dtype=np.float64):
+    """Targets that suit the loss: one-hot for cross_entropy, [0, 1] for BCE (and outputs in
+    [0, 1] or positive), counts (zeros among them) for poisson."""
     k = sizes[-1]
     if loss == "cross_entropy":
-        Y = np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
-    elif loss == "poisson":
-        Y = rng.poisson(1.5, size=(n, k)).astype(dtype)
-    elif loss == "binary_cross_entropy" or output in ("sigmoid", "softmax", "exp"):
-        Y = rng.uniform(size=(n, k)).astype(dtype)
-    else:
-        Y = rng.normal(size=(n, k)).astype(dtype)
-    return X, Y
+        return np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
+    if loss == "poisson":
+        return rng.poisson(1.5, size=(n, k)).astype(dtype)
+    if loss == "binary_cross_entropy" or output in ("sigmoid", "softmax", "exp"):
+        return rng.uniform(size=(n, k)).astype(dtype)
+    return rng.normal(size=(n, k)).astype(dtype)
 
 
 def make_weights(n, seed=0):

@@ -53,12 +53,29 @@ CHOICES = [
     ("forward", 10**5, W6, 4, 2, paths.Path(paths.BATCHED, 1024, 2)),  # parts of many blocks
 ]
 
+SPARSE_CHOICES = [  # sparse input: every task on the sparse path, its batches on one thread
+    ("train", 1, W7, 4, 2, paths.Path(paths.SPARSE, 1)),           # not per sample
+    ("train", 32, (10, 10, 10), 8, 2, paths.Path(paths.SPARSE, 32)),  # not narrow
+    ("train", 32, W6, 4, 2, paths.Path(paths.SPARSE, 32)),          # not split over threads
+    ("train", 128, W7, 4, 4, paths.Path(paths.SPARSE, 128)),
+    ("train", 4096, W6, 4, 2, paths.Path(paths.SPARSE, 1024)),      # blocks of BLOCK_ROWS
+    ("loss_grad", 1000, (2, 10, 1), 8, 2, paths.Path(paths.SPARSE, 1000)),
+    ("loss_grad", 5000, W6, 8, 2, paths.Path(paths.SPARSE, 1024)),
+    ("forward", 5, W6, 8, 2, paths.Path(paths.SPARSE, 5)),
+    ("forward", 24, (2, 10, 1), 8, 2, paths.Path(paths.SPARSE, 24)),
+    ("forward", 2000, W7, 4, 2, paths.Path(paths.SPARSE, 1024)),
+]
 
-@pytest.mark.parametrize("task,rows,sizes,itemsize,threads,expected", CHOICES)
-def test_the_chooser_picks(monkeypatch, task, rows, sizes, itemsize, threads, expected):
+
+@pytest.mark.parametrize("task,rows,sizes,itemsize,threads,expected,sparse",
+                         [choice + (False,) for choice in CHOICES]
+                         + [choice + (True,) for choice in SPARSE_CHOICES])
+def test_the_chooser_picks(monkeypatch, task, rows, sizes, itemsize, threads, expected, sparse):
     monkeypatch.setattr(paths.threads, "usable_threads", lambda: threads)
     monkeypatch.setattr(paths.threads, "threading_layer", lambda: "omp")
-    assert paths.choose(task, rows, sizes, itemsize) == expected
+    assert paths.choose(task, rows, sizes, itemsize, sparse) == expected
+    if not sparse:
+        assert paths.choose(task, rows, sizes, itemsize) == expected
 
 
 def test_no_threads_on_the_workqueue_layer(monkeypatch):

@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 import fastnn
 from fastnn import SGD
@@ -152,6 +153,21 @@ def _with(value):
     return make
 
 
+def _sparse(X, layout="csr"):
+    return getattr(scipy.sparse, f"{layout}_matrix")(X)
+
+
+def _bad_csr(n, k, column=None, decreasing=False):
+    """A CSR matrix of one value a row, its arrays spoiled where scipy does not look: the
+    last row's column set to ``column``, or indptr decreasing in the middle."""
+    X = scipy.sparse.csr_matrix((np.ones(n), np.arange(n) % k, np.arange(n + 1)), shape=(n, k))
+    if column is not None:
+        X.indices[-1] = column
+    if decreasing:
+        X.indptr[n // 2] = X.indptr[n // 2 + 1] + 1
+    return X
+
+
 X_CASES = [
     # id, X from (n_rows, n_inputs), exception, model dtype
     ("nan", _with(np.nan), ValueError, "float64"),
@@ -169,6 +185,20 @@ X_CASES = [
     ("complex", lambda n, k: np.ones((n, k), dtype=complex), TypeError, "float64"),
     ("none_entries", lambda n, k: [[None] * k] * n, TypeError, "float64"),
     ("ragged_list", _ragged, ValueError, "float64"),
+    ("sparse_nan", lambda n, k: _sparse(_with(np.nan)(n, k)), ValueError, "float64"),
+    ("sparse_inf", lambda n, k: _sparse(_with(np.inf)(n, k), "csc"), ValueError, "float64"),
+    ("sparse_overflows_float32", lambda n, k: _sparse(_with(1e39)(n, k)), ValueError, "float32"),
+    ("sparse_too_many_columns", lambda n, k: _sparse(np.ones((n, k + 1))), ValueError, "float64"),
+    ("sparse_too_few_columns", lambda n, k: _sparse(np.ones((n, k - 1)), "coo"), ValueError,
+     "float64"),
+    ("sparse_one_dimensional", lambda n, k: scipy.sparse.coo_array(np.ones(k)), ValueError,
+     "float64"),
+    ("sparse_empty", lambda n, k: scipy.sparse.csr_array((0, k)), ValueError, "float64"),
+    ("sparse_complex", lambda n, k: _sparse(np.ones((n, k), complex)), TypeError, "float64"),
+    ("sparse_column_out_of_range", lambda n, k: _bad_csr(n, k, column=k), ValueError, "float64"),
+    ("sparse_negative_column", lambda n, k: _bad_csr(n, k, column=-1), ValueError, "float64"),
+    ("sparse_indptr_decreasing", lambda n, k: _bad_csr(n, k, decreasing=True), ValueError,
+     "float64"),
 ]
 METHODS = ["forward", "predict", "loss_and_grad", "fit"]
 

@@ -52,20 +52,31 @@ def block_start(sizes, block_rows, layer):
 
 
 @kernel
-def forward_block(net, params, x, rows, part_rows, block_rows, acts, z_out):
+def forward_block(net, params, x, rows, part_rows, block_rows, acts, z_out, first_layer):
     """Activations of every layer for ``rows`` input rows (flat x), each row as if in a part
-    of ``part_rows`` rows (fastnn.kernels.dense.dense_forward); output z kept in z_out."""
+    of ``part_rows`` rows (fastnn.kernels.dense.dense_forward); output z kept in z_out.
+
+    ``first_layer``: the first layer whose product this computes (0; 1 when the caller wrote
+    layer 0's z = x W_0 + b_0 into its place, acts or z_out, itself: fastnn.kernels.sparse,
+    whose x is not dense; x is then not read)."""
     sizes, _, _, activations, _ = net
     n_layers = sizes.size - 1
-    a_in = x.reshape((rows, sizes[0]))
     for layer in range(n_layers):
         width = sizes[layer + 1]
         start = block_start(sizes, block_rows, layer + 1)
         a_flat = acts[start:start + rows * width]
         last = layer == n_layers - 1
         z_flat = z_out[:rows * width] if last else a_flat
-        dense_forward(a_in, layer_weights(params, net, layer), layer_bias(params, net, layer),
-                      z_flat.reshape((rows, width)), part_rows)
+        if layer >= first_layer:
+            if layer == 0:
+                a_in = x.reshape((rows, sizes[0]))
+            else:
+                in_width = sizes[layer]
+                in_start = block_start(sizes, block_rows, layer)
+                a_in = acts[in_start:in_start + rows * in_width].reshape((rows, in_width))
+            dense_forward(a_in, layer_weights(params, net, layer),
+                          layer_bias(params, net, layer), z_flat.reshape((rows, width)),
+                          part_rows)
         if last:
             copy(z_flat, a_flat)
         code = activations[layer]
@@ -73,21 +84,22 @@ def forward_block(net, params, x, rows, part_rows, block_rows, acts, z_out):
             softmax_rows(a_flat, 0, rows, width)
         else:
             activate(code, a_flat, 0, rows * width)
-        a_in = a_flat.reshape((rows, width))
 
 
 @kernel
 def loss_grad_block(net, params, grad, scratch, x, t, w, rows, part_rows, scale, accumulate,
-                    total, block_rows, acts, deltas, z_out):
+                    total, block_rows, acts, deltas, z_out, first_layer):
     """Forward, loss and backward for one block; grad (+)= scale * d(weighted loss sum)/
     d(params).
 
     The block's rows go in parts of ``part_rows`` (fastnn.kernels.dense.dense_backward): the
     gradient and the loss are summed part by part, as threads that each take one part sum
     them. Returns ``total`` (float64) plus the parts' weighted loss sums, added in order.
+    ``first_layer`` as forward_block's: with 1, layer 0's z is the caller's, and so is its
+    gradient, from layer 0's delta (dL/dz_0, left in the deltas buffer at 0).
     """
     sizes, _, _, activations, loss = net
-    forward_block(net, params, x, rows, part_rows, block_rows, acts, z_out)
+    forward_block(net, params, x, rows, part_rows, block_rows, acts, z_out, first_layer)
     n_layers = sizes.size - 1
     output = activations[n_layers - 1]
     width = sizes[n_layers]
@@ -102,7 +114,7 @@ def loss_grad_block(net, params, grad, scratch, x, t, w, rows, part_rows, scale,
     if delta_needs_derivative(loss, output):
         multiply_derivative(output, acts[start:start + rows * width], 0,
                             deltas[start:start + rows * width], 0, rows * width)
-    for layer in range(n_layers - 1, -1, -1):
+    for layer in range(n_layers - 1, first_layer - 1, -1):
         width = sizes[layer + 1]
         start = block_start(sizes, block_rows, layer + 1)
         D = deltas[start:start + rows * width].reshape((rows, width))
@@ -167,7 +179,7 @@ def batch_loss_grad(net, params, X, T, weights, order, start, stop, part_rows, s
             tb = t_buf[:rows * n_out]
             wb = w_buf[:rows]
         total = loss_grad_block(net, params, grad, scratch, xb, tb, wb, rows, part_rows, scale,
-                                block != start, total, block_rows, acts, deltas, z_out)
+                                block != start, total, block_rows, acts, deltas, z_out, 0)
     return total
 
 
@@ -262,5 +274,5 @@ def forward_rows(net, params, x, o, n, block_rows, acts, z_out):
     for start in range(0, n, block_rows):
         rows = min(block_rows, n - start)
         forward_block(net, params, x[start * n_in:(start + rows) * n_in], rows, block_rows,
-                      block_rows, acts, z_out)
+                      block_rows, acts, z_out, 0)
         copy(acts[last:last + rows * width], o[start * width:])

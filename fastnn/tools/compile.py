@@ -4,14 +4,15 @@ instead of compiling. The cache is NUMBA_CACHE_DIR when set, else the ``__pycach
 of the installed package; it holds code for this machine's CPU.
 
 CALLS makes one call of each kind (training on each path, split batches on threads and not,
-the loss and gradient and predictions on the narrow and batched paths, predictions split
-over threads) with small arrays;
-the kernels' types depend only on the dtype, so these fill the cache for every network.
+the loss and gradient and predictions on the narrow, batched and sparse paths, predictions
+split over threads) with small arrays; the kernels' types depend only on the dtype, so these
+fill the cache for every network.
 """
 import time
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse
 
 from .. import paths, threads
 from ..model import MLP
@@ -29,6 +30,7 @@ class Call:
     kind: str                      # the path it takes (fastnn.paths)
     batch_size: int | None = None  # training batches (None: full batch)
     on_threads: bool | None = None  # split batches: on threads or one after another
+    sparse: bool = False           # X a scipy.sparse CSR matrix
 
 
 CALLS = [
@@ -45,19 +47,24 @@ CALLS = [
     Call("batched forward", [40, 40, 2], 5, "forward", paths.BATCHED),
     Call("batched forward on threads", [64, 128, 10], 512, "forward", paths.BATCHED,
          on_threads=True),
+    Call("sparse training", [40, 40, 2], 64, "train", paths.SPARSE, batch_size=16, sparse=True),
+    Call("sparse loss and gradient", [40, 40, 2], 64, "loss_grad", paths.SPARSE, sparse=True),
+    Call("sparse forward", [40, 40, 2], 5, "forward", paths.SPARSE, sparse=True),
 ]
 
 
 def path_of(call, dtype):
     """The fastnn.paths.Path the call takes (for a training call, of its batches)."""
     rows = call.batch_size or call.rows
-    return paths.choose(call.task, rows, call.sizes, np.dtype(dtype).itemsize)
+    return paths.choose(call.task, rows, call.sizes, np.dtype(dtype).itemsize, call.sparse)
 
 
 def make(call, dtype):
     """Run ``call`` once in ``dtype``."""
     rng = np.random.default_rng(0)
     X = rng.random((call.rows, call.sizes[0]))
+    if call.sparse:
+        X = scipy.sparse.csr_matrix(X * (X < 0.2))
     Y = rng.random((call.rows, call.sizes[-1]))
     net = MLP(call.sizes, seed=0, dtype=dtype)
     if call.task == "forward":

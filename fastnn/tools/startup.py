@@ -52,6 +52,12 @@ CASES = [
                 "net = fastnn.MLP([64, 128, 10], hidden='relu', output='softmax', seed=0)\n"
                 "X = np.random.default_rng(0).random((5, 64))",
                 "net.forward(X)"),
+    StartupCase("sparse fit (CSR rows, 1000 x 5000 at 1%, 5000-64-10, float64)",
+                "import numpy as np, scipy.sparse\nimport fastnn\n"
+                "X = scipy.sparse.random(1000, 5000, density=0.01, format='csr', "
+                "random_state=0)\ny = np.arange(1000) % 10\n"
+                "net = fastnn.MLP([5000, 64, 10], hidden='relu', output='softmax', seed=0)",
+                "net.fit(X, y, loss='cross_entropy', optimizer=fastnn.Adam(), batch_size=200)"),
     StartupCase("fastnn.MLPClassifier(max_iter=1).fit, digits",
                 _DIGITS + "import fastnn", "fastnn.MLPClassifier(max_iter=1).fit(X, y)",
                 ("sklearn",)),
