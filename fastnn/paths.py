@@ -123,8 +123,12 @@ def forward_parts(rows, sizes):
 def _parts(rows, sizes, flops_per_weight):
     """One part per usable thread, each of at least BLAS_MIN_ROWS rows, for PARALLEL_MIN_FLOPS
     of work (``flops_per_weight`` per weight per row); else 1."""
+    if rows < 2 * BLAS_MIN_ROWS:  # the common one-row prediction answers at once
+        return 1
     flops = flops_per_weight * rows * sum(k * n for k, n in zip(sizes[:-1], sizes[1:]))
+    if flops < PARALLEL_MIN_FLOPS:
+        return 1
     parts = min(threads.usable_threads(), rows // BLAS_MIN_ROWS)
-    if parts < 2 or flops < PARALLEL_MIN_FLOPS or threads.threading_layer() == "workqueue":
+    if parts < 2 or threads.threading_layer() == "workqueue":
         return 1
     return parts

@@ -234,13 +234,9 @@ def test_startup_cases_name_their_extras():
 
 
 # ---------------------------------------------------------------------------- --latency, asv
-def test_latency_table(monkeypatch, capsys):
+def test_latency_table(capsys):
     pytest.importorskip("sklearn", reason="the latency benchmark needs scikit-learn")
-    from fastnn.tools import latency
-    monkeypatch.setattr(latency, "LOOP_SECONDS", 0.001)
-    monkeypatch.setattr(latency, "REPEAT", 1)
-    monkeypatch.setattr(latency, "SETTLE_SECONDS", 0.0)
-    assert main(["bench", "--latency"]) == 0
+    assert main(["bench", "--latency", "--quick"]) == 0
     out = capsys.readouterr().out
     for name in ("fastnn.MLPClassifier.predict_proba", "sklearn MLPClassifier.predict_proba",
                  "fastnn.MLP.forward, float32"):
@@ -248,6 +244,18 @@ def test_latency_table(monkeypatch, capsys):
     onnx = importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("skl2onnx")
     assert ("| onnxruntime, float32 (skl2onnx) | " in out) == bool(onnx)
     assert ("| onnxruntime, float32 (fastnn.to_onnx) | " in out) == bool(onnx)
+
+
+def test_latency_blas_native_runs_a_worker_without_the_openblas_settings(monkeypatch):
+    pytest.importorskip("sklearn", reason="the latency benchmark needs scikit-learn")
+    from fastnn.tools import latency
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    lines = []
+    rows = latency.run(blas_native=True, quick=True, out=lines.append)
+    assert lines[0].startswith("--blas-native: a worker process without OPENBLAS_CORETYPE")
+    assert any("no OpenBLAS settings in the environment" in line for line in lines)
+    assert {"fastnn.MLP.forward, float32", "fastnn.MLPClassifier.predict_proba"} <= {
+        row["name"] for row in rows}
 
 
 def test_asv_suites_import_and_the_call_overhead_runs():

@@ -226,23 +226,28 @@ def run(workload_ids=None, quick=False, repeat=3, json_path=None, peers=False,
 
 
 _WORKER = """
-import json, sys
-from fastnn.tools import bench
-arguments = json.loads(sys.argv[1])
-rows = bench.run(**arguments, out=lambda line: print(line, flush=True))
+import importlib, json, sys
+module = importlib.import_module(sys.argv[1])
+rows = module.run(**json.loads(sys.argv[2]), out=lambda line: print(line, flush=True))
 print("rows " + json.dumps(rows), flush=True)
 """
 
 
 def _run_in_worker(ids, quick, repeat, json_path, peers, out):
+    return run_without_blas_settings(__name__, {"workload_ids": ids, "quick": quick,
+                                                "repeat": repeat, "json_path": json_path,
+                                                "peers": peers}, out)
+
+
+def run_without_blas_settings(module, arguments, out):
+    """``module.run(**arguments)`` (a benchmark of fastnn.tools) in a worker process whose
+    environment lacks BLAS_SETTINGS, its lines passed to ``out``; returns its rows."""
     env = {name: value for name, value in os.environ.items() if name not in BLAS_SETTINGS}
-    arguments = json.dumps({"workload_ids": ids, "quick": quick, "repeat": repeat,
-                            "json_path": json_path, "peers": peers})
     removed = [name for name in BLAS_SETTINGS if name in os.environ]
     out("--blas-native: a worker process without "
         f"{', '.join(removed) or 'BLAS settings (none set)'}")
-    with subprocess.Popen([sys.executable, "-c", _WORKER, arguments], env=env, text=True,
-                          stdout=subprocess.PIPE) as worker:
+    with subprocess.Popen([sys.executable, "-c", _WORKER, module, json.dumps(arguments)],
+                          env=env, text=True, stdout=subprocess.PIPE) as worker:
         rows = None
         for line in worker.stdout:
             if line.startswith("rows "):

@@ -71,7 +71,7 @@ def main(argv=None):
         startup.run()
         return 0
     if args.latency:
-        latency.run()
+        latency.run(blas_native=args.blas_native, quick=args.quick)
         return 0
     if args.repeat < 1:
         parser.error("--repeat must be >= 1")

@@ -63,18 +63,21 @@ def implementations(X, y):
     return found, missing
 
 
-def _time_per_call(call):
+def _time_per_call(call, seconds):
     calls, started = 0, time.perf_counter()
     while True:
         call()
         calls += 1
         elapsed = time.perf_counter() - started
-        if elapsed >= LOOP_SECONDS:
+        if elapsed >= seconds:
             return elapsed / calls
 
 
-def measure(X, y):
-    """Rows {"name", "<rows>_s"}: the median seconds per call for each ROWS size."""
+def measure(X, y, quick=False):
+    """Rows {"name", "<rows>_s"}: the median seconds per call for each ROWS size (``quick``:
+    one short loop each, for a smoke test)."""
+    loop_seconds, repeat, settle = (0.001, 1, 0.0) if quick else (LOOP_SECONDS, REPEAT,
+                                                                  SETTLE_SECONDS)
     found, missing = implementations(X, y)
     inputs = {label: {dtype: np.ascontiguousarray(X[:rows], dtype)
                       for dtype in (np.float32, np.float64)} for label, rows in ROWS.items()}
@@ -82,12 +85,12 @@ def measure(X, y):
     for name, (predict, dtype) in found.items():  # first calls: compiling, loading
         for label in ROWS:
             predict(inputs[label][dtype])
-    for _ in range(REPEAT):
+    for _ in range(repeat):
         for name, (predict, dtype) in found.items():
             for label in ROWS:
                 rows = inputs[label][dtype]
-                time.sleep(SETTLE_SECONDS)
-                times[name, label].append(_time_per_call(lambda: predict(rows)))
+                time.sleep(settle)
+                times[name, label].append(_time_per_call(lambda: predict(rows), loop_seconds))
     results = [{"name": name, **{label: statistics.median(times[name, label])
                                  for label in ROWS}} for name in found]
     return results, missing
@@ -102,13 +105,19 @@ def format_table(results):
     return "\n".join(lines)
 
 
-def run(out=print):
+def run(blas_native=False, quick=False, out=print):
+    """Measure and print the table; with ``blas_native``, in a worker process without the
+    OpenBLAS settings (fastnn.tools.bench.BLAS_SETTINGS). Returns the rows."""
     from sklearn.datasets import load_digits
 
-    from .bench import describe_machine
+    from .bench import describe_blas, describe_machine, run_without_blas_settings
+    if blas_native:
+        return run_without_blas_settings(__name__, {"quick": quick}, out)
     X, y = load_digits(return_X_y=True)
-    out(f"fastnn bench --latency: {describe_machine()}; median of {REPEAT} interleaved loops")
-    results, missing = measure(X / 16, y)
+    out(f"fastnn bench --latency{' --quick' if quick else ''}: {describe_machine()}; median of "
+        f"{1 if quick else REPEAT} interleaved loops")
+    out(describe_blas())
+    results, missing = measure(X / 16, y, quick)
     for line in missing:
         out(f"skipped: {line}")
     out(format_table(results))
