@@ -188,7 +188,10 @@ class MLP(Network):
     def _on_threads(n_threads, compiled, *arguments):
         """compiled(*arguments) with numba's parallel loops on ``n_threads`` threads."""
         threads = numba.get_num_threads()
-        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+        wanted = min(n_threads, numba.config.NUMBA_NUM_THREADS)
+        if wanted == threads:
+            return compiled(*arguments)
+        numba.set_num_threads(wanted)
         try:
             return compiled(*arguments)
         finally:
