@@ -166,16 +166,20 @@ def test_bench_peers_command(tmp_path, capsys):
 
 
 def test_bench_peers_skip_missing_packages(monkeypatch, capsys):
+    import ctypes.util
     real_find_spec = importlib.util.find_spec
 
     def find_spec_without_peers(name, *args):
         return None if name in ("torch", "jax", "sklearn") else real_find_spec(name, *args)
     monkeypatch.setattr(importlib.util, "find_spec", find_spec_without_peers)
+    monkeypatch.delenv("FASTNN_FANN_LIBRARY", raising=False)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
     rows = bench.run(["W1"], quick=True, repeat=1, peers=True)
     out = capsys.readouterr().out
     assert "peer skipped: torch: not installed" in out
     assert "peer skipped: jax: not installed" in out
     assert "peer skipped: sklearn MLPClassifier: not installed" in out
+    assert "peer skipped: FANN: FASTNN_FANN_LIBRARY unset, libdoublefann not found" in out
     assert "peers" not in rows[0] and "| W1 xor" in out and "| peer |" not in out
 
 

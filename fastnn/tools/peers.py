@@ -13,9 +13,18 @@ final losses agree with fastnn's to rounding. JAX compiles its training program 
 timed runs; the note gives the compile time. scikit-learn's ``MLPClassifier`` draws its own
 weights, always has biases, averages gradients over a batch and trains log-loss only;
 fastnn.MLPClassifier runs with exactly the same settings (and draws the same weights).
+FANN (the C library, through ctypes, when FASTNN_FANN_LIBRARY or the linker finds it) starts
+from the workload's weights and trains per sample or full batch in C, one call per run; its
+note says where its mathematics differs (see ``build_fann``).
 """
+import ctypes
+import ctypes.util
+import functools
+import glob
 import importlib.util
+import os
 import warnings
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +73,12 @@ def available():
                        build_sklearn(workload, data, MLPClassifier)),
                   Peer(FASTNN_SKLEARN, lambda workload, data, epochs:
                        build_sklearn(workload, data, FastMLPClassifier))]
+    libraries, why = fann_libraries()
+    if libraries:
+        peers.append(Peer(FANN, lambda workload, data, epochs:
+                          build_fann(workload, data, epochs, libraries)))
+    else:
+        missing.append(f"{FANN}: {why}")
     return peers, missing
 
 
@@ -314,3 +329,265 @@ def build_sklearn(workload, data, classifier_class):
         return classifier.loss_curve_[-1]
 
     return run, f"{_loop_note(workload, n)}; {', '.join(notes)}"
+
+
+# ---------------------------------------------------------------------------- FANN
+FANN = "FANN"
+FANN_LIBRARY = "FASTNN_FANN_LIBRARY"
+"""Environment variable: the path of libdoublefann / libfloatfann, or a folder holding them."""
+_FANN_NAMES = {"float64": "doublefann", "float32": "floatfann"}
+_FANN_HOW = ("build FANN 2.2 (github.com/libfann/fann) and set FASTNN_FANN_LIBRARY to "
+             "libdoublefann.so or its folder (README, Speed)")
+# FANN's enums (fann_data.h)
+_FANN_LINEAR, _FANN_SIGMOID, _FANN_SIGMOID_SYMMETRIC = 0, 3, 5
+_FANN_TRAIN_INCREMENTAL, _FANN_TRAIN_BATCH = 0, 1
+_FANN_ERRORFUNC_LINEAR = 0
+_FANN_ACTIVATIONS = {  # fastnn's name -> FANN's function and the steepness s that makes it so
+    "sigmoid": (_FANN_SIGMOID, 0.5),            # 1 / (1 + exp(-2 s x))
+    "tanh": (_FANN_SIGMOID_SYMMETRIC, 1.0),     # 2 / (1 + exp(-2 s x)) - 1 = tanh(s x)
+    "linear": (_FANN_LINEAR, 1.0),              # s x
+}
+
+
+def fann_libraries():
+    """({dtype name: path of the FANN library of that precision}, why none was found): from
+    FASTNN_FANN_LIBRARY (a library whose file name says doublefann or floatfann, or a folder
+    holding them), else wherever the linker finds libdoublefann and libfloatfann."""
+    setting = os.environ.get(FANN_LIBRARY)
+    if setting:
+        if os.path.isdir(setting):
+            found = {}
+            for dtype, name in _FANN_NAMES.items():
+                paths = sorted(glob.glob(os.path.join(setting, f"lib{name}.*")))
+                if paths:
+                    found[dtype] = paths[0]
+            return found, ("" if found else f"{FANN_LIBRARY}={setting}: no libdoublefann or "
+                           f"libfloatfann there; {_FANN_HOW}")
+        if not os.path.isfile(setting):
+            return {}, f"{FANN_LIBRARY}={setting}: no such file or folder; {_FANN_HOW}"
+        for dtype, name in _FANN_NAMES.items():
+            if name in os.path.basename(setting):
+                return {dtype: setting}, ""
+        return {}, (f"{FANN_LIBRARY}={setting}: the file name says neither doublefann nor "
+                    "floatfann, so its precision is unknown")
+    found = {dtype: path for dtype, name in _FANN_NAMES.items()
+             if (path := ctypes.util.find_library(name))}
+    return found, "" if found else f"{FANN_LIBRARY} unset, libdoublefann not found; {_FANN_HOW}"
+
+
+class _TrainData(ctypes.Structure):
+    """struct fann_train_data's head (fann_train.h); ``input``/``output`` are cast to the
+    library's fann_type."""
+    _fields_ = [("errno_f", ctypes.c_int), ("error_log", ctypes.c_void_p),
+                ("errstr", ctypes.c_char_p), ("num_data", ctypes.c_uint),
+                ("num_input", ctypes.c_uint), ("num_output", ctypes.c_uint),
+                ("input", ctypes.POINTER(ctypes.c_void_p)),
+                ("output", ctypes.POINTER(ctypes.c_void_p))]
+
+
+@functools.cache
+def _fann_library(path, dtype):
+    """The library at ``path`` with the prototypes of the functions used here; ``dtype``
+    (float64 or float32) is its fann_type."""
+    lib = ctypes.CDLL(path)
+    real = ctypes.c_double if dtype == "float64" else ctypes.c_float
+    ann, uint, c_int, flt = ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_float
+    prototypes = {
+        "fann_create_standard_array": (ann, [uint, ctypes.POINTER(uint)]),
+        "fann_copy": (ann, [ann]),
+        "fann_destroy": (None, [ann]),
+        "fann_get_errno": (c_int, [ann]),
+        "fann_get_total_connections": (uint, [ann]),
+        "fann_get_connection_array": (None, [ann, ctypes.c_void_p]),
+        "fann_set_weight_array": (None, [ann, ctypes.c_void_p, uint]),
+        "fann_set_activation_function_layer": (None, [ann, c_int, c_int]),
+        "fann_set_activation_steepness_layer": (None, [ann, real, c_int]),
+        "fann_set_training_algorithm": (None, [ann, c_int]),
+        "fann_set_train_error_function": (None, [ann, c_int]),
+        "fann_set_learning_rate": (None, [ann, flt]),
+        "fann_set_learning_momentum": (None, [ann, flt]),
+        "fann_run": (ctypes.POINTER(real), [ann, ctypes.c_void_p]),
+        "fann_train_on_data": (None, [ann, ctypes.POINTER(_TrainData), uint, uint, flt]),
+        "fann_get_MSE": (flt, [ann]),
+        "fann_create_train": (ctypes.POINTER(_TrainData), [uint, uint, uint]),
+        "fann_destroy_train": (None, [ctypes.POINTER(_TrainData)]),
+    }
+    for name, (restype, argtypes) in prototypes.items():
+        function = getattr(lib, name)
+        function.restype, function.argtypes = restype, argtypes
+    return lib
+
+
+class FannTraining:
+    """``run(epochs)`` of the FANN peer: a copy of a FANN network holding the workload's
+    initial weights trains on data stored once in a fann_train_data, all epochs in one
+    ``fann_train_on_data`` call (no report, no stopping: desired error -1)."""
+
+    def __init__(self, lib, dtype, sizes, activations, X, T, algorithm, lr, momentum, loss):
+        self.lib, self.dtype, self.sizes, self.activations = lib, np.dtype(dtype), sizes, activations
+        self.algorithm, self.lr, self.momentum, self.loss = algorithm, lr, momentum, loss
+        self.X, self.T = np.ascontiguousarray(X, self.dtype), np.ascontiguousarray(T, self.dtype)
+        layers = (ctypes.c_uint * len(sizes))(*sizes)
+        self.template = lib.fann_create_standard_array(len(sizes), layers)
+        if not self.template:
+            raise RuntimeError("fann_create_standard_array failed")
+        weakref.finalize(self, lib.fann_destroy, self.template)
+        self.data = lib.fann_create_train(*map(int, (len(X), sizes[0], sizes[-1])))
+        weakref.finalize(self, lib.fann_destroy_train, self.data)
+        ctypes.memmove(self.data.contents.input[0], self.X.ctypes.data, self.X.nbytes)
+        ctypes.memmove(self.data.contents.output[0], self.T.ctypes.data, self.T.nbytes)
+        self.connection = np.dtype([("from_neuron", np.uint32), ("to_neuron", np.uint32),
+                                    ("weight", self.dtype)], align=True)
+
+    def _connections(self, ann):
+        connections = np.zeros(self.lib.fann_get_total_connections(ann), self.connection)
+        self.lib.fann_get_connection_array(ann, connections.ctypes.data)
+        return connections
+
+    def set_weights(self, layers):
+        """Each layer's (outputs, inputs + 1) weights, the bias column last: FANN's order (per
+        neuron of a layer, its connections from the previous layer's neurons, then from its
+        bias neuron)."""
+        connections = self._connections(self.template)
+        connections["weight"] = np.concatenate([W.ravel() for W in layers])
+        self.lib.fann_set_weight_array(self.template, connections.ctypes.data, len(connections))
+
+    def weights(self, ann):
+        """The network's weights, each layer (outputs, inputs + 1) as ``set_weights`` takes."""
+        flat, layers, begin = self._connections(ann)["weight"].astype(np.float64), [], 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            layers.append(flat[begin:begin + n_out * (n_in + 1)].reshape(n_out, n_in + 1))
+            begin += n_out * (n_in + 1)
+        return layers
+
+    def _configure(self, ann):
+        lib = self.lib
+        for layer, name in enumerate(self.activations, start=1):
+            function, steepness = _FANN_ACTIVATIONS[name]
+            lib.fann_set_activation_function_layer(ann, function, layer)
+            lib.fann_set_activation_steepness_layer(ann, steepness, layer)
+        lib.fann_set_training_algorithm(ann, self.algorithm)
+        lib.fann_set_train_error_function(ann, _FANN_ERRORFUNC_LINEAR)
+        lib.fann_set_learning_rate(ann, self.lr)
+        lib.fann_set_learning_momentum(ann, self.momentum)
+
+    def initial_outputs(self, X):
+        """fann_run of the untrained network on each row of ``X``."""
+        ann = self.lib.fann_copy(self.template)
+        try:
+            self._configure(ann)
+            rows = np.ascontiguousarray(X, self.dtype)
+            return np.array([self.lib.fann_run(ann, row.ctypes.data)[:self.sizes[-1]]
+                             for row in rows])
+        finally:
+            self.lib.fann_destroy(ann)
+
+    def logits(self, ann):
+        """The output layer's sums of the network ``ann`` on the data, in NumPy from its
+        weights (the hidden layers as FANN computes them)."""
+        a = self.X.astype(np.float64)
+        layers = self.weights(ann)
+        for W, name in zip(layers[:-1], self.activations):
+            z = a @ W[:, :-1].T + W[:, -1]
+            a = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh,
+                 "linear": lambda z: z}[name](z)
+        return a @ layers[-1][:, :-1].T + layers[-1][:, -1]
+
+    def __call__(self, epochs):
+        lib = self.lib
+        ann = lib.fann_copy(self.template)  # FANN 2.2's copy keeps weights, not the settings
+        if not ann:
+            raise RuntimeError("fann_copy failed")
+        try:
+            self._configure(ann)
+            lib.fann_train_on_data(ann, self.data, epochs, 0, -1.0)
+            if lib.fann_get_errno(ann):
+                raise RuntimeError(f"FANN error {lib.fann_get_errno(ann)}")
+            if self.loss == "squared_error":  # MSE: mean over samples and outputs of (t - y)^2
+                return float(lib.fann_get_MSE(ann)) * self.sizes[-1] / 2
+            z = self.logits(ann)
+            if self.loss == "binary_cross_entropy":
+                return float(np.mean(np.sum(np.logaddexp(0, z) - self.T * z, axis=1)))
+            shifted = z - z.max(axis=1, keepdims=True)  # cross_entropy of softmax(z)
+            log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            return float(-np.mean(np.sum(self.T * log_p, axis=1)))
+        finally:
+            lib.fann_destroy(ann)
+
+
+def build_fann(workload, data, epochs, libraries):
+    """The workload in FANN (``libraries``: fann_libraries()'s), as a FANN user trains it:
+    ``fann_create_standard_array``, the workload's initial weights, FANN_TRAIN_INCREMENTAL
+    (per sample, fixed order, momentum) or FANN_TRAIN_BATCH (full batch, no momentum), the
+    linear error function (the squared error; FANN's default, tanh, is another loss).
+
+    Where FANN's mathematics differs, the note says so:
+    - FANN's layers always have a bias neuron: for a workload without biases its weights
+      start at 0 and train.
+    - The derivative's argument is clipped: a sigmoid's output to [0.01, 0.99], a tanh's to
+      [-0.98, 0.98], so saturated units still learn.
+    - The learning rate and momentum are float32 in FANN, also in doublefann.
+    - FANN has no cross-entropy and no softmax: binary cross-entropy on sigmoid outputs, and
+      cross-entropy on softmax, train the nearest FANN form, squared error on sigmoid
+      outputs (one-hot targets for class labels); the loss returned is then the workload's,
+      of FANN's trained network after the last epoch (binary cross-entropy of its sigmoid
+      outputs; cross-entropy of the softmax of its output sums), not during it as fastnn's.
+    - Squared error: the loss returned is FANN's mean squared error of the last epoch (each
+      sample before its update, as fastnn's), accumulated in float32, times outputs / 2.
+    - FANN_TRAIN_BATCH steps ``lr / n`` times the summed gradient: for a summed-loss
+      workload the learning rate is multiplied by n, which gives the same step.
+    """
+    start = workload.make_network(reference.MLP)
+    dtype = start.dtype.name
+    if dtype not in libraries:
+        raise Unsupported(f"no lib{_FANN_NAMES[dtype]} for this {dtype} workload")
+    names = list(start.layer_activations)
+    for name in names[:-1]:
+        if name not in _FANN_ACTIVATIONS:
+            raise Unsupported(f"FANN 2.2 has no {name} activation")
+    notes = []
+    nearest = {("sigmoid", "binary_cross_entropy"): "sigmoid",
+               ("softmax", "cross_entropy"): "softmax"}.get((start.output, workload.loss))
+    if nearest:
+        names[-1] = "sigmoid"
+        notes.append(f"FANN has no {'softmax, no ' if nearest == 'softmax' else ''}"
+                     f"{workload.loss.replace('_', '-')}: trains sigmoid outputs on squared "
+                     "error; loss: the workload's of its trained net")
+    elif workload.loss != "squared_error" or start.output not in ("sigmoid", "linear"):
+        raise Unsupported(f"FANN trains squared error on sigmoid or linear outputs, not "
+                          f"{workload.loss} on {start.output}")
+    if set(workload.optimizer) - {"lr", "momentum"}:
+        raise Unsupported(f"FANN's backpropagation has no {sorted(workload.optimizer)}")
+    X, Y = data
+    n = len(X)
+    Y = np.asarray(Y)
+    if workload.loss == "cross_entropy" and Y.ndim == 1:
+        T = np.eye(start.sizes[-1])[Y]
+    else:
+        T = Y.reshape(n, -1)
+    lr, momentum = workload.optimizer["lr"], workload.optimizer.get("momentum", 0.0)
+    batch_size = min(workload.batch_size or n, n)
+    if batch_size == 1:
+        algorithm, how = _FANN_TRAIN_INCREMENTAL, "per sample (FANN_TRAIN_INCREMENTAL)"
+    elif batch_size == n:
+        if momentum:
+            raise Unsupported("FANN's full-batch training has no momentum")
+        algorithm, how = _FANN_TRAIN_BATCH, f"full batch {n} (FANN_TRAIN_BATCH)"
+        if workload.reduction == "sum":
+            lr *= n
+            notes.append(f"lr x {n} (FANN averages)")
+    else:
+        raise Unsupported("FANN trains per sample or full batch, not mini-batches")
+    if workload.shuffle and batch_size < n:
+        raise Unsupported("the workload shuffles; FANN's epochs here take the fixed order")
+    if not start.bias:
+        notes.append("trains bias weights (from 0)")
+    notes.append("derivative clipped near saturation, float32 lr")
+
+    run = FannTraining(_fann_library(libraries[dtype], dtype), dtype, start.sizes, names, X, T,
+                       algorithm, lr, momentum, workload.loss)
+    weights, biases = start.get_params()
+    run.set_weights([np.column_stack([W.T, biases[layer] if biases is not None
+                                      else np.zeros(W.shape[1])])
+                     for layer, W in enumerate(weights)])
+    return run, f"{how}; {', '.join(notes)}"
