@@ -7,7 +7,8 @@ implementation the tests compare against), from the same weights in one process,
 interleaved (fastnn, plain, reference, [peers,] fastnn, ...); the median of the repeats is
 reported, so a noisy machine does not favour one side. Each implementation's first call (for
 fastnn: compilation, or loading the compiled code from the cache) is timed on its own and
-excluded. ``--peers`` adds PyTorch and scikit-learn (fastnn.tools.peers).
+excluded. ``--peers`` adds PyTorch, JAX, scikit-learn and FANN, where installed
+(fastnn.tools.peers).
 
 The run also measures the BLAS's matrix-product peak (GEMM_SIZE squared, every thread) and
 gives each workload on the batched path (the BLAS-bound ones) its fraction of that peak.
