@@ -3,9 +3,10 @@ from . import datasets, reference
 from .model import MLP, load
 from .network import History
 from .optimizers import SGD, Adam
+from .stack import MLPStack, StackHistory
 
 __version__ = "0.1.0"
-__all__ = ["MLP", "SGD", "Adam", "History", "load", "datasets", "reference",
+__all__ = ["MLP", "MLPStack", "StackHistory", "SGD", "Adam", "History", "load", "datasets", "reference",
            "MLPClassifier", "MLPRegressor", "__version__"]
 
 ESTIMATORS = ("MLPClassifier", "MLPRegressor")

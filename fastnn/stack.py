@@ -1,0 +1,473 @@
+"""fastnn.MLPStack: K networks of one architecture, trained together in one compiled call.
+
+Every model trains exactly as ``fastnn.MLP.fit`` trains it alone on the same data, weights,
+row order and optimizer settings (the same path, fastnn.paths; the same arithmetic), so
+model k's result can be reproduced by a single fastnn.MLP. Training them together pays
+the per-call overhead once and runs the models side by side: on the per-sample path in
+SIMD lanes, model-minor (fastnn.kernels.stacked), on every path over the threads.
+
+The stack holds its parameters as one (K, n_params) array; each model is a fastnn.MLP whose
+flat parameter buffer is row k of it (``stack[k]`` hands out an independent copy).
+"""
+import copy
+import numbers
+import threading
+import time
+import warnings
+
+import numba
+import numpy as np
+
+from . import _registry as reg
+from . import paths, persistence
+from ._validation import (as_real_array, check_bool, check_choice, check_inputs, check_int,
+                          check_real, check_sizes, real_array)
+from .kernels.stacked import (train_models_batched, train_models_narrow,
+                              train_models_per_sample)
+from .model import MLP, batch_weights
+from .network import CHUNK_SECONDS, MAX_SHUFFLED_CHUNK_ROWS, History, _Exclusive
+from .optimizers import SGD, Optimizer
+from .progress import reporter
+from .threads import one_blas_thread, usable_threads
+
+TRAIN_MODELS = {paths.PER_SAMPLE: train_models_per_sample, paths.NARROW: train_models_narrow,
+                paths.BATCHED: train_models_batched}
+"""The kernel that trains every model of a stack on each path (fastnn.kernels.stacked)."""
+MAX_SEED = 2 ** 32 - 1
+
+
+class StackHistory(History):
+    """What ``MLPStack.fit`` returns: ``loss`` is a NumPy array of shape (epochs, K), row e
+    the epoch's loss of every model (as History.loss of each model alone: column k is
+    model k's); ``seconds`` the wall time of the call."""
+
+    def __init__(self, n_models):
+        super().__init__()
+        self.loss = np.empty((0, n_models))
+
+    def __repr__(self):
+        last = (f", final loss {self.loss[-1].min():.6g} to {self.loss[-1].max():.6g}"
+                if len(self.loss) else "")
+        return f"StackHistory({len(self.loss)} epochs of {self.loss.shape[1]} models in " \
+               f"{self.seconds:.3f} s{last})"
+
+
+def _check_seeds(name, seed, n_models, maximum=MAX_SEED):
+    """One seed per model from ``seed``: an int s gives s, s + 1, ..., s + K - 1; a sequence
+    gives its K entries; None gives K seeds drawn from fresh entropy
+    (np.random.SeedSequence). Returns a list of K ints."""
+    if seed is None:
+        return [int(s) for s in np.random.SeedSequence().generate_state(n_models)]
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)):
+        first = check_int(name, seed, 0, maximum=maximum - (n_models - 1))
+        return [first + k for k in range(n_models)]
+    if isinstance(seed, (str, bytes)) or not hasattr(seed, "__len__"):
+        raise TypeError(f"{name} must be None, an int or a sequence of {n_models} ints (one "
+                        f"per model), got {seed!r}")
+    if len(seed) != n_models:
+        raise ValueError(f"{name} must hold {n_models} seeds (one per model), got {len(seed)}")
+    return [check_int(f"{name}[{k}]", s, 0, maximum=maximum) for k, s in enumerate(seed)]
+
+
+class MLPStack:
+    """K multilayer perceptrons of one architecture, trained together.
+
+    MLPStack(sizes, n_models, hidden="tanh", output="sigmoid", bias=True, init="xavier",
+             seed=None, dtype="float64"): model k starts from exactly the weights of
+    ``fastnn.MLP(sizes, ..., seed=seeds[k])``, where ``seed`` an int s gives seeds s, s + 1,
+    ..., a sequence gives one seed per model, and None draws K seeds from fresh entropy
+    (``stack.seeds`` keeps them). See the README's "Many networks at once".
+    """
+
+    def __init__(self, sizes, n_models, hidden="tanh", output="sigmoid", bias=True,
+                 init="xavier", seed=None, dtype="float64"):
+        check_sizes(sizes)
+        n_models = check_int("n_models", n_models, 1)
+        seeds = _check_seeds("seed", seed, n_models)
+        models = [MLP(sizes, hidden=hidden, output=output, bias=bias, init=init, seed=s,
+                      dtype=dtype) for s in seeds]
+        self._adopt(models)
+        self._seeds = tuple(seeds)
+
+    @classmethod
+    def from_models(cls, models):
+        """A stack of copies of ``models`` (fastnn.MLP instances of one architecture and
+        dtype), in that order."""
+        if isinstance(models, MLP) or not hasattr(models, "__len__"):
+            raise TypeError(f"models must be a list of fastnn.MLP, got {type(models).__name__}")
+        if len(models) == 0:
+            raise ValueError("models is empty: a stack needs at least one model")
+        first = models[0]
+        for k, model in enumerate(models):
+            if not isinstance(model, MLP):
+                raise TypeError(f"models[{k}] must be a fastnn.MLP, got "
+                                f"{type(model).__name__}")
+            for what in ("sizes", "layer_activations", "bias", "dtype"):
+                if getattr(model, what) != getattr(first, what):
+                    raise ValueError(f"models[{k}] has {what} {getattr(model, what)!r}, "
+                                     f"models[0] has {getattr(first, what)!r}: a stack's "
+                                     "models share one architecture and dtype")
+        stack = cls.__new__(cls)
+        stack._adopt([copy.deepcopy(model) for model in models])
+        stack._seeds = None
+        return stack
+
+    def _adopt(self, models):
+        """Take ``models`` (MLPs of one architecture) as the stack's: their parameters move
+        into one (K, n_params) buffer, each model's buffer becoming its row."""
+        self._models = models
+        self._params = np.stack([model.params for model in models])
+        for k, model in enumerate(models):
+            model._params = self._params[k]
+        self._training_lock = threading.Lock()
+
+    def __getstate__(self):
+        template = copy.deepcopy(self._models[0])
+        return {"template": template, "params": self._params, "seeds": self._seeds}
+
+    def __setstate__(self, state):
+        template, params = state["template"], np.array(state["params"])
+        models = [copy.deepcopy(template) for _ in range(len(params))]
+        for model, row in zip(models, params):
+            model._params = row
+        self._adopt(models)
+        self._seeds = state["seeds"]
+
+    # ----------------------------------------------------------------- description
+    template = property(lambda self: self._models[0])
+    sizes = property(lambda self: self._models[0].sizes, doc="Layer widths, input first.")
+    hidden = property(lambda self: self._models[0].hidden, doc="The hidden activations as given.")
+    layer_activations = property(lambda self: self._models[0].layer_activations,
+                                 doc="The activation of each layer, the output layer's last.")
+    output = property(lambda self: self._models[0].output, doc="Output activation name.")
+    bias = property(lambda self: self._models[0].bias, doc="Whether the layers have biases.")
+    dtype = property(lambda self: self._models[0].dtype, doc="np.float32 or np.float64.")
+    n_params = property(lambda self: self._params.shape[1],
+                        doc="Number of parameters of each model.")
+    n_models = property(lambda self: len(self._models), doc="K, the number of models.")
+    seeds = property(lambda self: self._seeds,
+                     doc="The initialisation seed of each model (None for from_models).")
+    params = property(lambda self: self._params,
+                      doc="The (K, n_params) parameter array itself: row k is model k's flat "
+                          "parameters (W_0, b_0, W_1, ...). Writing into it changes the models.")
+
+    def __len__(self):
+        return len(self._models)
+
+    def __getitem__(self, index):
+        """An independent fastnn.MLP copy of model ``index`` (negative indices count from
+        the end)."""
+        if isinstance(index, (bool, np.bool_)) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"stack indices must be integers, got {type(index).__name__}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"model index {index} out of range for a stack of {len(self)}")
+        return copy.deepcopy(self._models[index])
+
+    def __repr__(self):
+        first = self._models[0]
+        return (f"fastnn.MLPStack({list(first.sizes)}, {len(self)}, hidden={first.hidden!r}, "
+                f"output={first.output!r}, bias={first.bias}, dtype={first.dtype.name!r})")
+
+    def get_params(self):
+        """(weights, biases), copies stacked along a leading model axis: weights[l].shape ==
+        (K, sizes[l], sizes[l+1]), biases[l].shape == (K, sizes[l+1]); biases None without
+        bias."""
+        return _split_stacked(self, self._params)
+
+    def _optimizer_shapes(self, n_state):
+        """A shared optimizer keeps (K, n_state, n_params) state and K step counts."""
+        return (len(self), n_state, self.n_params), (len(self),)
+
+    def _exclusive(self):
+        return _Exclusive(self._training_lock)
+
+    # ----------------------------------------------------------------- inference
+    def forward(self, X):
+        """Output activations of every model, shape (K, n_samples, sizes[-1]); warns as
+        fastnn.MLP.forward when finite inputs give non-finite outputs."""
+        out = self._forward(check_inputs("X", X, self.sizes[0], self.dtype))
+        if not np.isfinite(out).all():
+            bad = [k for k in range(len(self)) if not np.isfinite(out[k]).all()]
+            warnings.warn(f"finite inputs gave non-finite outputs in model(s) "
+                          f"{', '.join(map(str, bad))}: the network's values overflow "
+                          f"{self.dtype.name}", RuntimeWarning, stacklevel=2)
+        return out
+
+    def _forward(self, X):
+        return np.stack([model.forward_unchecked(X) for model in self._models])
+
+    def predict(self, X):
+        """fastnn.MLP.predict of every model: (K, n_samples) classes (argmax, or 0/1 for one
+        sigmoid output), else the raw outputs (K, n_samples, sizes[-1])."""
+        out = self.forward(X)
+        if self.output == "softmax" or self.sizes[-1] > 1:
+            return out.argmax(axis=2)
+        if self.output == "sigmoid":
+            return (out[:, :, 0] > 0.5).astype(np.int64)
+        return out
+
+    # ----------------------------------------------------------------- loss and gradient
+    def loss_and_grad(self, X, Y, loss="squared_error", reduction="mean", l2=0.0,
+                      sample_weight=None):
+        """(losses, grad_weights, grad_biases): fastnn.MLP.loss_and_grad of every model;
+        losses has shape (K,), grad_weights[l] (K, sizes[l], sizes[l+1]), grad_biases[l]
+        (K, sizes[l+1]) (None without bias). sample_weight: None, (n,) for every model or
+        (K, n), row k model k's. FloatingPointError naming the model if one overflows."""
+        template = self._models[0]
+        loss = template._check_loss(loss)
+        reduction = check_choice("reduction", reduction, reg.REDUCTIONS)
+        l2 = template._check_l2(l2)
+        X = check_inputs("X", X, self.sizes[0], self.dtype)
+        T = template._targets(Y, loss, X.shape[0])
+        weights = self._check_weights(sample_weight, X.shape[0])
+        losses = np.empty(len(self))
+        grads = np.empty_like(self._params)
+        for k, model in enumerate(self._models):
+            losses[k], _, grads[k] = model.loss_and_grad_unchecked(X, T, loss, reduction, l2,
+                                                                   weights[k])
+            if not (np.isfinite(losses[k]) and np.isfinite(grads[k]).all()):
+                what = "loss" if np.isfinite(grads[k]).all() else "gradient"
+                raise FloatingPointError(f"loss_and_grad: the {what} of model {k} overflowed "
+                                         "(from finite inputs and parameters)")
+        return (losses,) + _split_stacked(self, grads)
+
+    def _check_weights(self, sample_weight, n):
+        """sample_weight as a (K, n) float64 array: None (all 1), (n,) (every model's) or
+        (K, n) (row k model k's); each row finite, >= 0, not all zero, of finite sum."""
+        K = len(self)
+        if sample_weight is None:
+            return np.ones((K, n))
+        weights = real_array("sample_weight", sample_weight)
+        if weights.shape not in ((n,), (K, n)):
+            raise ValueError(f"sample_weight must have shape ({n},) (every model's) or "
+                             f"({K}, {n}) (one row per model), got shape {weights.shape}")
+        with np.errstate(over="ignore"):
+            weights = as_real_array("sample_weight", weights, np.float64)
+        if weights.min() < 0:
+            raise ValueError(f"sample_weight must be >= 0, got {weights.min():g}")
+        weights = np.ascontiguousarray(np.broadcast_to(weights, (K, n)))
+        with np.errstate(over="ignore"):
+            totals = weights.sum(axis=1)
+        for k in range(K):
+            if not weights[k].any():
+                raise ValueError(f"sample_weight: the weights of model {k} are all zero")
+            if not np.isfinite(totals[k]):
+                raise ValueError(f"sample_weight: the sum of model {k}'s weights overflows "
+                                 "float64")
+        return weights
+
+    # ----------------------------------------------------------------- training
+    def fit(self, X, Y, loss="squared_error", optimizer=None, epochs=1, batch_size=32,
+            shuffle=True, reduction="mean", l2=0.0, seed=None, verbose=False, callback=None,
+            sample_weight=None):
+        """Train every model as fastnn.MLP.fit trains it alone; returns a StackHistory
+        (loss of shape (epochs, K)).
+
+        optimizer: one fastnn optimizer for every model (its hyperparameters shared, its state
+        one per model: it serves this stack only), or a list of K optimizers of one class,
+        model k trained with the k-th (each keeps that model's state); default a new
+        SGD(lr=0.01). sample_weight: (n,) for every model, or (K, n), row k model k's (a
+        0/1 mask trains K cross-validation folds or bootstraps on one X). seed: the shuffles;
+        an int s gives model k the order fastnn.MLP.fit(..., seed=s + k) draws, a sequence
+        of K seeds one each, None fresh entropy per model. callback(epoch, losses) with
+        losses of shape (K,) after every epoch; returning False stops. verbose: one line per
+        epoch or one progress bar for the stack (the mean loss over the models, the
+        models' samples/s together). The other arguments as fastnn.MLP.fit. If the loss of
+        any model stops being finite, every model's parameters and optimizer state are
+        restored to what they were before the call and FloatingPointError names the
+        model(s).
+        """
+        template = self._models[0]
+        K = len(self)
+        loss = template._check_loss(loss)
+        optimizers = self._check_optimizer(optimizer)
+        epochs = check_int("epochs", epochs, 0)
+        batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
+        shuffle = check_bool("shuffle", shuffle)
+        reduction = check_choice("reduction", reduction, reg.REDUCTIONS)
+        l2 = template._check_l2(l2)
+        fit_seeds = [None] * K if seed is None else _check_seeds("seed", seed, K,
+                                                                 maximum=np.iinfo(np.int64).max)
+        verbose = check_bool("verbose", verbose)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable or None, got {callback!r}")
+        X = check_inputs("X", X, self.sizes[0], self.dtype)
+        T = template._targets(Y, loss, X.shape[0])
+        weights = self._check_weights(sample_weight, X.shape[0])
+        opt = self._opt_bundle(optimizers)  # checks the hyperparameters, then binds
+
+        n = X.shape[0]
+        batch_size = n if batch_size is None else min(batch_size, n)
+        with self._exclusive():
+            return self._fit_checked(X, T, weights, loss, optimizers, opt, epochs, batch_size,
+                                     shuffle and batch_size < n, reduction, l2, fit_seeds,
+                                     verbose, callback)
+
+    def _check_optimizer(self, optimizer):
+        """One optimizer, or a list of K of one class (distinct objects)."""
+        K = len(self)
+        if optimizer is None:
+            return SGD(lr=0.01)
+        if isinstance(optimizer, Optimizer):
+            optimizer._check()
+            return optimizer
+        if not isinstance(optimizer, (list, tuple)):
+            raise TypeError(f"optimizer must be a fastnn optimizer such as fastnn.SGD, or a "
+                            f"list of {K} of one class, got {optimizer!r}")
+        if len(optimizer) != K:
+            raise ValueError(f"optimizer: a list must hold {K} optimizers (one per model), got "
+                             f"{len(optimizer)}")
+        for k, opt in enumerate(optimizer):
+            if not isinstance(opt, Optimizer):
+                raise TypeError(f"optimizer[{k}] must be a fastnn optimizer, got {opt!r}")
+            if type(opt) is not type(optimizer[0]):
+                raise TypeError(f"optimizer[{k}] is a {type(opt).__name__}, optimizer[0] a "
+                                f"{type(optimizer[0]).__name__}: the list must hold one class")
+            opt._check()
+        if len({id(opt) for opt in optimizer}) != K:
+            raise ValueError("optimizer: the list holds one optimizer object more than once; "
+                             "each model needs its own")
+        return list(optimizer)
+
+    def _opt_bundle(self, optimizers):
+        """(code, state (K, n_state, n_params), hyper (K, n_hyper), steps (K,)) for the
+        kernels; for a list of optimizers gathered from theirs (written back by
+        _scatter_state). Every hyperparameter and binding is checked before any optimizer
+        is bound."""
+        dtype = self.dtype
+        if isinstance(optimizers, Optimizer):
+            hyper = optimizers._hyper(dtype)
+            code, state, _, steps = optimizers._bundle(self)
+            return code, state, np.ascontiguousarray(np.tile(hyper, (len(self), 1))), steps
+        hypers = [opt._hyper(dtype, f"optimizer[{k}]") for k, opt in enumerate(optimizers)]
+        for k, (opt, model) in enumerate(zip(optimizers, self._models)):
+            owner = opt._model() if opt._model is not None else None
+            if owner is not None and owner is not model:
+                raise ValueError(f"optimizer[{k}]: this {type(opt).__name__} already holds the "
+                                 "state of another model; use one optimizer per model")
+        bound = [opt._bind(model) for opt, model in zip(optimizers, self._models)]
+        state = np.stack([s for s, _ in bound])
+        steps = np.array([step[0] for _, step in bound], np.int64)
+        return optimizers[0].code, state, np.stack(hypers), steps
+
+    @staticmethod
+    def _scatter_state(optimizers, opt):
+        """Write the kernels' state and step counts back into a list of optimizers."""
+        if isinstance(optimizers, Optimizer):
+            return
+        _, state, _, steps = opt
+        for k, optimizer in enumerate(optimizers):
+            optimizer._state[...] = state[k]
+            optimizer._step[0] = steps[k]
+
+    def _fit_checked(self, X, T, weights, loss, optimizers, opt, epochs, batch_size, shuffled,
+                     reduction, l2, fit_seeds, verbose, callback):
+        """fit's training loop, on checked arguments (as fastnn.Network._fit_checked)."""
+        K, n = len(self), X.shape[0]
+        rngs = [np.random.default_rng(s) for s in fit_seeds]
+        _, state, _, steps = opt
+        saved = (self._params.copy(), state.copy(), steps.copy())
+        trainer = _Trainer(self, X, T, weights, batch_size, loss, opt,
+                           reg.REDUCTION_CODES[reduction], l2, shuffled)
+        history = StackHistory(K)
+        rows = []
+        started = time.perf_counter()
+        try:
+            with reporter(epochs, n * K, verbose) as progress:
+                chunk, done = 1, 0
+                while done < epochs:
+                    count = min(chunk, epochs - done)
+                    if shuffled:
+                        orders = np.stack([np.stack([rng.permutation(n) for _ in range(count)])
+                                           for rng in rngs])
+                    else:
+                        orders = np.empty((K, count, 0), np.int64)
+                    chunk_started = time.perf_counter()
+                    losses, ran = trainer.run(orders)
+                    seconds = time.perf_counter() - chunk_started
+                    diverged = [k for k in range(K)
+                                if ran[k] < count or not np.isfinite(losses[k, count - 1])
+                                or not np.isfinite(self._params[k]).all()]
+                    if diverged:
+                        self._params[...], state[...], steps[...] = saved
+                        self._scatter_state(optimizers, opt)
+                        where = ", ".join(f"model {k} in epoch {done + min(ran[k], count) - 1}"
+                                          for k in diverged)
+                        raise FloatingPointError(
+                            f"training diverged ({where}): the loss or the parameters stopped "
+                            "being finite; every model's parameters and optimizer state are "
+                            "restored to what they were before fit (try a smaller lr)")
+                    self._scatter_state(optimizers, opt)
+                    progress.update(done, losses.mean(axis=0), seconds)
+                    for i in range(count):
+                        rows.append(losses[:, i].copy())
+                        if callback is not None and callback(done + i, losses[:, i].copy()) \
+                                is False:
+                            return history
+                    done += count
+                    if callback is None:
+                        chunk = max(1, int(count * CHUNK_SECONDS / max(seconds, 1e-9)))
+                        if shuffled:
+                            chunk = max(1, min(chunk, MAX_SHUFFLED_CHUNK_ROWS // (n * K)))
+            return history
+        finally:
+            history.loss = np.array(rows).reshape(len(rows), K)
+            history.seconds = time.perf_counter() - started
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, path):
+        """Write the stack to exactly ``path`` (an .npz container; fastnn.load reads it back
+        as an MLPStack)."""
+        persistence.save(self, path)
+
+
+def _split_stacked(stack, flat):
+    """Per-layer copies (weights (K, k, n), biases (K, n) or None) of a (K, n_params)
+    array."""
+    model = stack.template
+    weights = [flat[:, o:o + k * n].reshape(-1, k, n).copy()
+               for o, k, n in zip(model._w_off, model.sizes[:-1], model.sizes[1:])]
+    if not model.bias:
+        return weights, None
+    return weights, [flat[:, o:o + n].copy() for o, n in zip(model._b_off, model.sizes[1:])]
+
+
+class _Trainer:
+    """One fit call's path, workspace and bundles: ``run(orders)`` trains a chunk of epochs
+    of every model (orders (K, epochs, n or 0)) and returns (losses (K, epochs), epochs each
+    model ran)."""
+
+    def __init__(self, stack, X, T, weights, batch_size, loss, opt, mean, l2, shuffled):
+        template = stack.template
+        self.stack, self.opt, self.shuffled = stack, opt, shuffled
+        self.path = paths.choose("train", batch_size, template.sizes, stack.dtype.itemsize)
+        self.net = template._net(loss)
+        self.batches = (X, T, weights, None, None, batch_size, mean, stack.dtype.type(l2))
+        self.weights_of_batches = (None if shuffled else np.stack(
+            [batch_weights(w, np.empty((1, 0), np.int64), batch_size) for w in weights]))
+        single = template._workspace(self.path, shuffled)
+        self.work = tuple(np.stack([x] + [np.empty_like(x) for _ in range(len(stack) - 1)])
+                          if isinstance(x, np.ndarray) else x for x in single)
+        self.kernel = TRAIN_MODELS[self.path.kind]
+
+    def run(self, orders):
+        stack = self.stack
+        K, count = orders.shape[:2]
+        X, T, weights = self.batches[:3]
+        if self.shuffled:
+            of_batches = np.stack([batch_weights(weights[k], orders[k], self.batches[5])
+                                   for k in range(K)])
+        else:
+            of_batches = self.weights_of_batches
+        batches = (X, T, weights, orders, of_batches) + self.batches[5:]
+        out = (np.empty((K, count)), np.empty((K, count)))
+        done = np.zeros(K, np.int64)
+        threads = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(K, usable_threads(),
+                                         numba.config.NUMBA_NUM_THREADS)))
+        try:
+            with one_blas_thread():
+                self.kernel(self.net, stack._params, self.opt, batches, self.work, out, done)
+        finally:
+            numba.set_num_threads(threads)
+        return out[0], done
