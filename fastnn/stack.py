@@ -22,8 +22,8 @@ from . import _registry as reg
 from . import paths, persistence
 from ._validation import (as_real_array, check_bool, check_choice, check_inputs, check_int,
                           check_real, check_sizes, real_array)
-from .kernels.stacked import (train_models_batched, train_models_narrow,
-                              train_models_per_sample)
+from .kernels.stacked import (LANES_MAX, TABLE_ROWS, TILE, TILE_PARAMS, WIDE_ROWS, train_groups, train_models_batched,
+                              train_models_narrow, train_models_per_sample)
 from .model import MLP, batch_weights
 from .network import CHUNK_SECONDS, MAX_SHUFFLED_CHUNK_ROWS, History, _Exclusive
 from .optimizers import SGD, Optimizer
@@ -34,6 +34,21 @@ TRAIN_MODELS = {paths.PER_SAMPLE: train_models_per_sample, paths.NARROW: train_m
                 paths.BATCHED: train_models_batched}
 """The kernel that trains every model of a stack on each path (fastnn.kernels.stacked)."""
 MAX_SEED = 2 ** 32 - 1
+LANES_PER_GROUP = 8
+"""On the per-sample path, a stack trains model-minor (fastnn.kernels.stacked.train_lanes,
+the models in SIMD lanes, one group of lanes per thread) when every thread gets at least
+this many models: from 8 lanes (8 float64 numbers fill an AVX-512 register) a group's
+step costs less per model than a model's own per-sample step, below it more. Smaller
+stacks train each model on its own per-sample kernel, the models over the threads."""
+
+
+def lane_groups(n_models, threads):
+    """The groups of lanes (one per thread) a stack of ``n_models`` trains in on the
+    per-sample path with ``threads`` threads, or 0 when it trains model by model: each group
+    at least LANES_PER_GROUP lanes and at most LANES_MAX."""
+    if n_models < LANES_PER_GROUP * threads:
+        return 0
+    return max(threads, -(-n_models // LANES_MAX))
 
 
 class StackHistory(History):
@@ -385,10 +400,13 @@ class MLPStack:
                     chunk_started = time.perf_counter()
                     losses, ran = trainer.run(orders)
                     seconds = time.perf_counter() - chunk_started
+                    # a model whose last epoch's loss, or whose parameters, are not finite
+                    # (a group of lanes stops all its lanes after such an epoch)
                     diverged = [k for k in range(K)
-                                if ran[k] < count or not np.isfinite(losses[k, count - 1])
+                                if not np.isfinite(losses[k, max(ran[k], 1) - 1])
                                 or not np.isfinite(self._params[k]).all()]
-                    if diverged:
+                    if diverged or (ran < count).any():
+                        diverged = diverged or [k for k in range(K) if ran[k] < count]
                         self._params[...], state[...], steps[...] = saved
                         self._scatter_state(optimizers, opt)
                         where = ", ".join(f"model {k} in epoch {done + min(ran[k], count) - 1}"
@@ -435,39 +453,106 @@ def _split_stacked(stack, flat):
 class _Trainer:
     """One fit call's path, workspace and bundles: ``run(orders)`` trains a chunk of epochs
     of every model (orders (K, epochs, n or 0)) and returns (losses (K, epochs), epochs each
-    model ran)."""
+    model ran).
+
+    On the per-sample path a stack of LANES_PER_GROUP models per thread or more trains
+    model-minor (fastnn.kernels.stacked.train_lanes): the models in G groups of nl lanes
+    (the last group padded with copies of the last model, whose results are dropped), each
+    group's parameters, optimizer state and hyperparameters transposed to (n_params, nl) for
+    the call and back after it. Otherwise each model trains on its path's own kernel."""
 
     def __init__(self, stack, X, T, weights, batch_size, loss, opt, mean, l2, shuffled):
         template = stack.template
-        self.stack, self.opt, self.shuffled = stack, opt, shuffled
+        K = len(stack)
+        self.stack, self.opt, self.shuffled, self.weights = stack, opt, shuffled, weights
         self.path = paths.choose("train", batch_size, template.sizes, stack.dtype.itemsize)
+        self.threads = max(1, min(K, usable_threads(), numba.config.NUMBA_NUM_THREADS))
+        self.groups = lane_groups(K, self.threads) if self.path.kind == paths.PER_SAMPLE else 0
+        self.lanes = self.groups > 0
         self.net = template._net(loss)
         self.batches = (X, T, weights, None, None, batch_size, mean, stack.dtype.type(l2))
         self.weights_of_batches = (None if shuffled else np.stack(
             [batch_weights(w, np.empty((1, 0), np.int64), batch_size) for w in weights]))
-        single = template._workspace(self.path, shuffled)
-        self.work = tuple(np.stack([x] + [np.empty_like(x) for _ in range(len(stack) - 1)])
-                          if isinstance(x, np.ndarray) else x for x in single)
-        self.kernel = TRAIN_MODELS[self.path.kind]
+        if self.lanes:
+            self.nl = -(-K // self.groups)
+            self.lane_map = np.minimum(np.arange(self.groups * self.nl), K - 1)
+            self.work = self._lane_workspace(template, batch_size)
+            self.kernel = train_groups
+            self.batches = (X, T, self._to_groups(weights)) + self.batches[3:]
+        else:
+            single = template._workspace(self.path, shuffled)
+            self.work = tuple(np.stack([x] + [np.empty_like(x) for _ in range(K - 1)])
+                              if isinstance(x, np.ndarray) else x for x in single)
+            self.kernel = TRAIN_MODELS[self.path.kind]
+
+    def _lane_workspace(self, template, rows):
+        G, nl, sizes, dtype = self.groups, self.nl, template.sizes, self.stack.dtype
+        return (np.zeros((G, template.n_params * nl), dtype),
+                np.empty((G, rows * sum(sizes) * nl), dtype),
+                np.empty((G, rows * sum(sizes[1:]) * nl), dtype),
+                np.empty((G, rows * sizes[-1] * nl), dtype),
+                np.empty((G, rows * sizes[-1] * nl), dtype),
+                np.empty((G, rows * nl)), np.zeros((G, WIDE_ROWS * LANES_MAX)))
+
+    def _to_groups(self, array, minor=False):
+        """(K, ...) -> (G, nl, ...) over the lanes; with ``minor``, each group's lane axis
+        moved last and the rest flattened before it: (G, ..., n * nl)."""
+        grouped = array[self.lane_map].reshape((self.groups, self.nl) + array.shape[1:])
+        if not minor:
+            return np.ascontiguousarray(grouped)
+        moved = np.moveaxis(grouped, 1, -1)
+        return np.ascontiguousarray(moved).reshape(moved.shape[:-2] + (-1,))
+
+    def _from_groups(self, grouped, target):
+        """Write (G, ..., n * nl) model-minor values back into the (K, ..., n) ``target``."""
+        G, nl, K = self.groups, self.nl, target.shape[0]
+        lanes = grouped.reshape(grouped.shape[:-1] + (-1, nl))
+        lanes = np.moveaxis(lanes, -1, 1).reshape((G * nl,) + target.shape[1:])
+        target[...] = lanes[:K]
 
     def run(self, orders):
         stack = self.stack
         K, count = orders.shape[:2]
         X, T, weights = self.batches[:3]
         if self.shuffled:
-            of_batches = np.stack([batch_weights(weights[k], orders[k], self.batches[5])
+            of_batches = np.stack([batch_weights(self.weights[k], orders[k], self.batches[5])
                                    for k in range(K)])
         else:
             of_batches = self.weights_of_batches
-        batches = (X, T, weights, orders, of_batches) + self.batches[5:]
-        out = (np.empty((K, count)), np.empty((K, count)))
-        done = np.zeros(K, np.int64)
         threads = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(K, usable_threads(),
-                                         numba.config.NUMBA_NUM_THREADS)))
+        numba.set_num_threads(self.threads)
         try:
+            if self.lanes:
+                return self._run_lanes(orders, of_batches)
+            batches = (X, T, weights, orders, of_batches) + self.batches[5:]
+            out = (np.empty((K, count)), np.empty((K, count)))
+            done = np.zeros(K, np.int64)
             with one_blas_thread():
                 self.kernel(self.net, stack._params, self.opt, batches, self.work, out, done)
+            return out[0], done
         finally:
             numba.set_num_threads(threads)
-        return out[0], done
+
+    def _run_lanes(self, orders, of_batches):
+        stack = self.stack
+        K, count = orders.shape[:2]
+        code, state, hyper, steps = self.opt
+        G, nl = self.groups, self.nl
+        params = self._to_groups(stack._params, minor=True)
+        lane_state = self._to_groups(state, minor=True)
+        table = np.zeros((G, TABLE_ROWS, TILE), stack.dtype)
+        table[:, :hyper.shape[1], :TILE_PARAMS * nl] = np.tile(
+            np.moveaxis(self._to_groups(hyper), 1, 2), TILE_PARAMS)
+        table = table.reshape(G, -1)
+        lane_steps = self._to_groups(steps)
+        batches = (self.batches[0], self.batches[1], self.batches[2], self._to_groups(orders),
+                   self._to_groups(of_batches)) + self.batches[5:]
+        out = (np.empty((G, nl, count)), np.empty((G, nl, count)))
+        done = np.zeros(G, np.int64)
+        self.kernel(self.net, params, (code, lane_state, table, lane_steps), batches,
+                    self.work, out, done)
+        self._from_groups(params, stack._params)
+        self._from_groups(lane_state, state)
+        steps[...] = lane_steps.reshape(-1)[:K]
+        losses = out[0].reshape(G * nl, count)[:K]
+        return losses, np.repeat(done, nl)[:K]

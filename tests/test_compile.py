@@ -119,6 +119,8 @@ def test_each_compile_call_runs_its_kernel(monkeypatch, kernel_calls, call, dtyp
     compile_kernels.make(call, dtype)
     expected = {"train": "train", "loss_grad": "loss_grad", "forward": "forward"}[call.task]
     expected = "threaded" if call.on_threads else f"{expected}:{call.kind}"
+    if call.n_models():
+        expected = "stack:lanes" if call.lanes else f"stack:{call.kind}"
     assert set(kernel_calls) == {expected}
 
 

@@ -12,10 +12,12 @@ import pytest
 import fastnn
 from fastnn import paths
 
-from conftest import (DTYPES, OPTIMIZERS, PATH_CASES, assert_matches, make_data, make_weights,
-                      output_and_loss)
+from conftest import (DTYPES, OPTIMIZERS, PATH_CASES, Recorded, assert_matches, make_data,
+                      make_weights, output_and_loss)
 
 CASES = [pytest.param(case, id=case.name) for case in PATH_CASES]
+PER_SAMPLE_CASES = [pytest.param(case, id=case.name) for case in PATH_CASES
+                    if case.kind == paths.PER_SAMPLE]
 K = 3
 SEED, FIT_SEED = 11, 7
 
@@ -42,6 +44,17 @@ def optimizers_for(name, per_model):
     return made
 
 
+@pytest.fixture
+def in_lanes(monkeypatch):
+    """Per-sample stacks train model-minor (fastnn.kernels.stacked.train_lanes) however few
+    their models; returns the list of the lane kernel's calls."""
+    calls = []
+    monkeypatch.setattr(fastnn.stack, "LANES_PER_GROUP", 1)
+    monkeypatch.setattr(fastnn.stack, "train_groups",
+                        Recorded(fastnn.stack.train_groups, "lanes", calls))
+    return calls
+
+
 @pytest.mark.parametrize("per_model", [False, True], ids=["shared", "per_model"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("opt_name", list(OPTIMIZERS))
@@ -51,6 +64,23 @@ def test_each_model_trains_as_alone(on_path, case, opt_name, dtype, per_model):
     rates, (K, n) weights and the l2 penalty. Losses, parameters, optimizer state and step
     counts agree with K fastnn.MLP fits (seed s + k for the shuffles)."""
     on_path(case)
+    check_trains_as_alone(case, opt_name, dtype, per_model)
+
+
+@pytest.mark.parametrize("per_model", [False, True], ids=["shared", "per_model"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("opt_name", list(OPTIMIZERS))
+@pytest.mark.parametrize("case", PER_SAMPLE_CASES)
+def test_each_model_trains_as_alone_in_lanes(on_path, in_lanes, case, opt_name, dtype,
+                                             per_model):
+    """The same on the model-minor kernel: K = 3 models in two groups of two lanes, the
+    last lane a padding copy; rows of weight 0 leave a lane out of a step."""
+    on_path(case)
+    check_trains_as_alone(case, opt_name, dtype, per_model)
+    assert in_lanes
+
+
+def check_trains_as_alone(case, opt_name, dtype, per_model):
     output, loss = output_and_loss(case.sizes)
     X, Y = make_data(case.n, case.sizes, output, loss, dtype=dtype)
     if per_model:
@@ -214,6 +244,26 @@ def test_divergence_restores_every_model_and_names_it():
         stack.fit(X, Y, optimizer=opts, epochs=50, batch_size=1)
     np.testing.assert_array_equal(stack.params, before)
     assert all(opt.steps == 0 and not opt._state.any() for opt in opts)
+
+
+def test_divergence_in_lanes_restores_and_names_the_model(in_lanes):
+    X, Y = make_data(40, (3, 8, 2), "linear", "squared_error")
+    stack = fastnn.MLPStack([3, 8, 2], 5, hidden="relu", output="linear", seed=0)
+    opts = [fastnn.SGD(lr=1e3 if k == 3 else 1e-3, momentum=0.9) for k in range(5)]
+    before = stack.params.copy()
+    with pytest.raises(FloatingPointError, match=r"\(model 3 in epoch 0\)"):
+        stack.fit(X, Y, optimizer=opts, epochs=50, batch_size=1, seed=0)
+    np.testing.assert_array_equal(stack.params, before)
+    assert in_lanes and all(opt.steps == 0 and not opt._state.any() for opt in opts)
+
+
+def test_the_lane_rule():
+    """Lanes from LANES_PER_GROUP models per thread; one group per thread, at most
+    LANES_MAX lanes a group."""
+    assert fastnn.stack.lane_groups(15, 2) == 0
+    assert fastnn.stack.lane_groups(16, 2) == 2
+    assert fastnn.stack.lane_groups(8, 1) == 1
+    assert fastnn.stack.lane_groups(300, 2) == 5
 
 
 def test_a_stack_pickles_and_deep_copies():

@@ -4,15 +4,16 @@ instead of compiling. The cache is NUMBA_CACHE_DIR when set, else the ``__pycach
 of the installed package; it holds code for this machine's CPU.
 
 CALLS makes one call of each kind (training on each path, split batches on threads and not,
-the loss and gradient and predictions on the narrow and batched paths) with small arrays;
-the kernels' types depend only on the dtype, so these fill the cache for every network.
+the loss and gradient and predictions on the narrow and batched paths, and a fastnn.MLPStack's
+training on each path: model-minor in lanes and model by model) with small arrays; the
+kernels' types depend only on the dtype, so these fill the cache for every network.
 """
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from .. import paths, threads
+from .. import paths, stack, threads
 from ..model import MLP
 from ..optimizers import SGD
 
@@ -28,6 +29,14 @@ class Call:
     kind: str                      # the path it takes (fastnn.paths)
     batch_size: int | None = None  # training batches (None: full batch)
     on_threads: bool | None = None  # split batches: on threads or one after another
+    models: int = 0                # train a fastnn.MLPStack of this many models (0: an MLP)
+    lanes: bool = False            # ... enough of them for the model-minor kernel
+
+    def n_models(self):
+        """The stack's models: for ``lanes``, LANES_PER_GROUP for each usable thread."""
+        if self.lanes:
+            return stack.LANES_PER_GROUP * max(1, threads.usable_threads())
+        return self.models
 
 
 CALLS = [
@@ -42,6 +51,12 @@ CALLS = [
          on_threads=False),
     Call("batched loss and gradient", [40, 40, 2], 64, "loss_grad", paths.BATCHED),
     Call("batched forward", [40, 40, 2], 5, "forward", paths.BATCHED),
+    Call("stack per-sample training in lanes", [3, 4, 2], 8, "train", paths.PER_SAMPLE,
+         batch_size=1, lanes=True),
+    Call("stack per-sample training, model by model", [3, 4, 2], 8, "train",
+         paths.PER_SAMPLE, batch_size=1, models=2),
+    Call("stack narrow training", [3, 4, 2], 32, "train", paths.NARROW, models=2),
+    Call("stack batched training", [40, 40, 2], 64, "train", paths.BATCHED, models=2),
 ]
 
 
@@ -56,6 +71,10 @@ def make(call, dtype):
     rng = np.random.default_rng(0)
     X = rng.random((call.rows, call.sizes[0]))
     Y = rng.random((call.rows, call.sizes[-1]))
+    if call.n_models():
+        models = stack.MLPStack(call.sizes, call.n_models(), seed=0, dtype=dtype)
+        models.fit(X, Y, optimizer=SGD(lr=0.01), epochs=1, batch_size=call.batch_size)
+        return
     net = MLP(call.sizes, seed=0, dtype=dtype)
     if call.task == "forward":
         net.forward(X)
