@@ -466,6 +466,9 @@ class _Trainer:
         K = len(stack)
         self.stack, self.opt, self.shuffled, self.weights = stack, opt, shuffled, weights
         self.path = paths.choose("train", batch_size, template.sizes, stack.dtype.itemsize)
+        # Each model runs on one thread: a batch a model alone would split into parts for
+        # threads is taken in one part (faster on one thread; the same sums to rounding).
+        self.path = self.path._replace(n_parts=1)
         self.threads = max(1, min(K, usable_threads(), numba.config.NUMBA_NUM_THREADS))
         self.groups = lane_groups(K, self.threads) if self.path.kind == paths.PER_SAMPLE else 0
         self.lanes = self.groups > 0
