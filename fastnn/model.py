@@ -165,8 +165,15 @@ def batch_weights(weights, orders, batch_size):
 
 
 def load(path):
-    """The fastnn.MLP saved at ``path`` (by ``save``), bit for bit."""
-    architecture, params = persistence.read(path)
+    """The fastnn.MLP, or the fastnn.MLPStack, saved at ``path`` (by ``save``), bit for
+    bit."""
+    kind, architecture, params, stack = persistence.read_any(path)
     model = MLP(**architecture, init="xavier", seed=0)
-    model.params[...] = params
-    return model
+    if stack is None:
+        model.params[...] = params
+        return model
+    from .stack import MLPStack
+    models = MLPStack.from_models([model] * stack["n_models"])
+    models.params[...] = params
+    models._seeds = stack["seeds"]
+    return models

@@ -339,3 +339,65 @@ def test_the_per_sample_cases_take_the_per_sample_path():
     for case in PATH_CASES:
         rows = case.fit["batch_size"] or case.n
         assert paths.choose("train", rows, case.sizes, 8).kind == case.kind
+
+
+# ------------------------------------------------------------------ persistence
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_save_and_load_round_trip(tmp_path, dtype, bias):
+    stack = fastnn.MLPStack([4, 5, 3], 3, hidden=["relu"], output="softmax", bias=bias,
+                            init="uniform_signed", seed=8, dtype=dtype)
+    stack.save(tmp_path / "stack.npz")
+    loaded = fastnn.load(tmp_path / "stack.npz")
+    assert type(loaded) is fastnn.MLPStack and len(loaded) == 3 and loaded.seeds == (8, 9, 10)
+    assert (loaded.sizes, loaded.hidden, loaded.output, loaded.bias, loaded.dtype) == \
+           (stack.sizes, stack.hidden, stack.output, stack.bias, stack.dtype)
+    assert loaded.params.tobytes() == stack.params.tobytes()
+    X = np.random.default_rng(0).normal(size=(6, 4))
+    np.testing.assert_array_equal(loaded.forward(X), stack.forward(X))
+    copied = fastnn.MLPStack.from_models([stack[1], stack[0]])
+    copied.save(tmp_path / "copied.npz")
+    assert fastnn.load(tmp_path / "copied.npz").seeds is None
+
+
+def stack_fields(path):
+    with np.load(path) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+STACK_CORRUPTIONS = {
+    "params_one_model_short": dict(params=lambda p: p[:-1]),
+    "params_flat": dict(params=lambda p: p.reshape(-1)),
+    "params_transposed": dict(params=lambda p: np.ascontiguousarray(p.T)),
+    "n_models_missing": dict(n_models=None),
+    "n_models_zero": dict(n_models=np.array(0)),
+    "n_models_negative": dict(n_models=np.array(-3)),
+    "n_models_float": dict(n_models=np.array(3.0)),
+    "n_models_more_than_stored": dict(n_models=np.array(4)),
+    "n_models_absurd": dict(n_models=np.array(10 ** 15)),
+    "seeds_missing": dict(seeds=None),
+    "seeds_wrong_length": dict(seeds=np.array([1, 2])),
+    "seeds_negative": dict(seeds=np.array([1, -2, 3])),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STACK_CORRUPTIONS))
+def test_corrupted_stack_files_raise_ValueError(tmp_path, case):
+    fastnn.MLPStack([4, 5, 3], 3, seed=0).save(tmp_path / "valid.npz")
+    fields = stack_fields(tmp_path / "valid.npz")
+    for name, value in STACK_CORRUPTIONS[case].items():
+        if value is None:
+            del fields[name]
+        else:
+            fields[name] = value(fields[name]) if callable(value) else value
+    with open(tmp_path / "stack.bin", "wb") as file:
+        np.savez(file, **fields)
+    with pytest.raises(ValueError, match="stack.bin"):
+        fastnn.load(tmp_path / "stack.bin")
+
+
+def test_a_stack_file_is_not_read_as_one_model(tmp_path):
+    fastnn.MLPStack([4, 5, 3], 2, seed=0).save(tmp_path / "stack.npz")
+    with pytest.raises(ValueError, match="fastnn.MLPStack"):
+        fastnn.persistence.read(tmp_path / "stack.npz")
