@@ -6,6 +6,11 @@ model k's result can be reproduced by a single fastnn.MLP. Training them togethe
 the per-call overhead once and runs the models side by side: on the per-sample path in
 SIMD lanes, model-minor (fastnn.kernels.stacked), on every path over the threads.
 
+The threads are Python's (a small pool), each running compiled kernels, which release the
+GIL: models are independent, so nothing synchronises inside a call, and no parallel
+(numba.prange) kernel is needed, whose compilation relinks and optimises again everything
+it calls.
+
 The stack holds its parameters as one (K, n_params) array; each model is a fastnn.MLP whose
 flat parameter buffer is row k of it (``stack[k]`` hands out an independent copy).
 """
@@ -14,25 +19,25 @@ import numbers
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor, wait
 
-import numba
 import numpy as np
 
 from . import _registry as reg
 from . import paths, persistence
 from ._validation import (as_real_array, check_bool, check_choice, check_inputs, check_int,
                           check_real, check_sizes, real_array)
-from .kernels.stacked import (LANES_MAX, TABLE_ROWS, TILE, TILE_PARAMS, WIDE_ROWS, train_groups, train_models_batched,
-                              train_models_narrow, train_models_per_sample)
-from .model import MLP, batch_weights
+from .kernels.stacked import LANES_MAX, TABLE_ROWS, TILE, TILE_PARAMS, WIDE_ROWS, train_lanes
+from .model import MLP, TRAIN, batch_weights
 from .network import CHUNK_SECONDS, MAX_SHUFFLED_CHUNK_ROWS, History, _Exclusive
 from .optimizers import SGD, Optimizer
 from .progress import reporter
-from .threads import one_blas_thread, usable_threads
+from .threads import one_blas_thread, usable_cores, usable_threads
 
-TRAIN_MODELS = {paths.PER_SAMPLE: train_models_per_sample, paths.NARROW: train_models_narrow,
-                paths.BATCHED: train_models_batched}
-"""The kernel that trains every model of a stack on each path (fastnn.kernels.stacked)."""
+TRAIN_MODELS = dict(TRAIN)
+"""The kernel that trains one model of a stack on each path: the path's own (fastnn.MLP's),
+so a stack compiles nothing of its own but the model-minor kernel
+(fastnn.kernels.stacked.train_lanes)."""
 MAX_SEED = 2 ** 32 - 1
 LANES_PER_GROUP = 8
 """On the per-sample path, a stack trains model-minor (fastnn.kernels.stacked.train_lanes,
@@ -40,6 +45,43 @@ the models in SIMD lanes, one group of lanes per thread) when every thread gets 
 this many models: from 8 lanes (8 float64 numbers fill an AVX-512 register) a group's
 step costs less per model than a model's own per-sample step, below it more. Smaller
 stacks train each model on its own per-sample kernel, the models over the threads."""
+
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def run_on_threads(count, work, threads):
+    """work(i) for i < count on ``threads`` threads of a pool kept for the process (each
+    thread takes the next i when it is done: a thread that lost its core takes fewer).
+    Waits for every call to finish before returning or raising (also on KeyboardInterrupt:
+    the calls write into the stack's arrays)."""
+    global _POOL
+    if threads <= 1 or count <= 1:
+        for i in range(count):
+            work(i)
+        return
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=max(2, usable_cores()),
+                                       thread_name_prefix="fastnn-stack")
+    items = iter(range(count))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                i = next(items, None)
+            if i is None:
+                return
+            work(i)
+
+    futures = [_POOL.submit(worker) for _ in range(min(threads, count))]
+    try:
+        for future in futures:
+            future.result()
+    finally:
+        wait(futures)
 
 
 def lane_groups(n_models, threads):
@@ -469,7 +511,7 @@ class _Trainer:
         # Each model runs on one thread: a batch a model alone would split into parts for
         # threads is taken in one part (faster on one thread; the same sums to rounding).
         self.path = self.path._replace(n_parts=1)
-        self.threads = max(1, min(K, usable_threads(), numba.config.NUMBA_NUM_THREADS))
+        self.threads = max(1, min(K, usable_threads()))
         self.groups = lane_groups(K, self.threads) if self.path.kind == paths.PER_SAMPLE else 0
         self.lanes = self.groups > 0
         self.net = template._net(loss)
@@ -480,12 +522,9 @@ class _Trainer:
             self.nl = -(-K // self.groups)
             self.lane_map = np.minimum(np.arange(self.groups * self.nl), K - 1)
             self.work = self._lane_workspace(template, batch_size)
-            self.kernel = train_groups
             self.batches = (X, T, self._to_groups(weights)) + self.batches[3:]
         else:
-            single = template._workspace(self.path, shuffled)
-            self.work = tuple(np.stack([x] + [np.empty_like(x) for _ in range(K - 1)])
-                              if isinstance(x, np.ndarray) else x for x in single)
+            self.work = [template._workspace(self.path, shuffled) for _ in range(K)]
             self.kernel = TRAIN_MODELS[self.path.kind]
 
     def _lane_workspace(self, template, rows):
@@ -522,19 +561,22 @@ class _Trainer:
                                    for k in range(K)])
         else:
             of_batches = self.weights_of_batches
-        threads = numba.get_num_threads()
-        numba.set_num_threads(self.threads)
-        try:
-            if self.lanes:
-                return self._run_lanes(orders, of_batches)
-            batches = (X, T, weights, orders, of_batches) + self.batches[5:]
-            out = (np.empty((K, count)), np.empty((K, count)))
-            done = np.zeros(K, np.int64)
-            with one_blas_thread():
-                self.kernel(self.net, stack._params, self.opt, batches, self.work, out, done)
-            return out[0], done
-        finally:
-            numba.set_num_threads(threads)
+        if self.lanes:
+            return self._run_lanes(orders, of_batches)
+        code, state, hyper, steps = self.opt
+        rest = self.batches[5:]
+        out = (np.empty((K, count)), np.empty((K, count)))
+        done = np.zeros(K, np.int64)
+        params, kernel, net, work = stack._params, self.kernel, self.net, self.work
+
+        def train(k):
+            done[k] = kernel(net, params[k], (code, state[k], hyper[k], steps[k:k + 1]),
+                             (X, T, weights[k], orders[k], of_batches[k]) + rest, work[k],
+                             (out[0][k], out[1][k]))
+
+        with one_blas_thread():
+            run_on_threads(K, train, self.threads)
+        return out[0], done
 
     def _run_lanes(self, orders, of_batches):
         stack = self.stack
@@ -552,8 +594,15 @@ class _Trainer:
                    self._to_groups(of_batches)) + self.batches[5:]
         out = (np.empty((G, nl, count)), np.empty((G, nl, count)))
         done = np.zeros(G, np.int64)
-        self.kernel(self.net, params, (code, lane_state, table, lane_steps), batches,
-                    self.work, out, done)
+        X, T, weights, orders, of_batches = batches[:5]
+        rest, net, work = batches[5:], self.net, self.work
+
+        def train(g):
+            done[g] = train_lanes(net, params[g], (code, lane_state[g], table[g], lane_steps[g]),
+                                  (X, T, weights[g], orders[g], of_batches[g]) + rest,
+                                  tuple(w[g] for w in work), (out[0][g], out[1][g]))
+
+        run_on_threads(G, train, self.threads)
         self._from_groups(params, stack._params)
         self._from_groups(lane_state, state)
         steps[...] = lane_steps.reshape(-1)[:K]

@@ -121,7 +121,7 @@ def kernel_calls(monkeypatch):
         for kind, kernel in list(table.items()):
             monkeypatch.setitem(table, kind, Recorded(kernel, f"{task}:{kind}", calls))
     monkeypatch.setattr(model, "THREADED", Recorded(model.THREADED, "threaded", calls))
-    monkeypatch.setattr(stack, "train_groups", Recorded(stack.train_groups, "stack:lanes", calls))
+    monkeypatch.setattr(stack, "train_lanes", Recorded(stack.train_lanes, "stack:lanes", calls))
     return calls
 
 

@@ -50,8 +50,8 @@ def in_lanes(monkeypatch):
     their models; returns the list of the lane kernel's calls."""
     calls = []
     monkeypatch.setattr(fastnn.stack, "LANES_PER_GROUP", 1)
-    monkeypatch.setattr(fastnn.stack, "train_groups",
-                        Recorded(fastnn.stack.train_groups, "lanes", calls))
+    monkeypatch.setattr(fastnn.stack, "train_lanes",
+                        Recorded(fastnn.stack.train_lanes, "lanes", calls))
     return calls
 
 

@@ -1,96 +1,35 @@
-"""Stacks of K networks of one architecture (fastnn.MLPStack), trained in one compiled call.
+"""Stacks of K networks of one architecture (fastnn.MLPStack) on the per-sample path,
+model-minor: ``train_lanes`` trains nl models at once.
 
-Each model trains exactly as it would alone: model k runs its path's training kernel
-(fastnn.kernels.per_sample, .narrow, .batched) with its own parameters, optimizer state,
-row orders and weights, so it ends on the bits it reaches alone. The models are
-independent, so a ``numba.prange`` over them splits them over the threads with no
-synchronisation inside the call; its body is one call, so the parallel loop stays small to
-compile.
+With layers a few units wide, one model's per-sample step is a few hundred scalar
+operations in loops too short to vectorise (fastnn.kernels.per_sample). Here every buffer
+holds value q of every model side by side (q * nl + l for lane l of nl), and each scalar
+operation of the per-sample kernel becomes a loop over the lanes, which LLVM vectorises.
+Each lane keeps the per-sample kernel's order of operations, so every model ends where it
+ends alone, to rounding. (Stacks on the other paths, and small ones, train each model with
+its path's own kernel: fastnn.stack.)
 
-Bundles as fastnn.kernels' with a leading model axis: ``params`` (K, n_params); ``opt =
-(code, state, hyper, steps)`` with state (K, n_state, n_params), hyper (K, n_hyper) and
-steps (K,); ``batches = (X, T, weights, orders, batch_weights, batch_size, mean, l2)`` with
-weights (K, n), orders (K, epochs, n or 0) and batch_weights (K, epochs or 1, batches); each
-array of the path's workspace with a leading K axis; ``out = (epoch_losses,
-epoch_penalties)``, each (K, epochs); ``done`` (K,) receives the epochs each model ran (fewer
-than asked: its loss stopped being finite).
-
-The per-sample path has a model-minor kernel besides (``train_lanes``): with layers a few
-units wide, one model's step is a few hundred scalar operations in loops too short to
-vectorise, so there every buffer holds value q of every model side by side (q * nl + l for
-lane l of nl) and each scalar operation of fastnn.kernels.per_sample becomes a loop over the
-lanes, which LLVM vectorises. Each lane keeps the per-sample kernel's order of operations,
-so every model still ends where it ends alone, to rounding. Its bundles, for one group of
-nl lanes (``train_groups`` runs one group per thread): ``params`` (n_params * nl);
+The bundles, for one group of nl lanes (fastnn.MLPStack runs one group per thread):
+``params`` (n_params * nl);
 ``opt = (code, state (n_state, n_params * nl), table, steps (nl,))``, ``table`` (TABLE_ROWS
 * TILE) holding lane l's hyperparameter h at h * TILE + b * nl + l for b < TILE_PARAMS, and
 scratch;
-``batches`` as above with weights (nl, n), orders (nl, epochs, n or 0), batch_weights (nl,
+``batches = (X, T, weights, orders, batch_weights, batch_size, mean, l2)`` as
+fastnn.kernels' with weights (nl, n), orders (nl, epochs, n or 0) and batch_weights (nl,
 epochs or 1, batches); ``work = (grad, acts, deltas, z_out, t_buf, w_buf, wide)``: the
 per-sample workspace with nl values for each (w_buf float64), and ``wide`` (WIDE_ROWS *
 LANES_MAX) float64 per-lane scratch; ``out`` (nl, epochs) each.
 """
 import numpy as np
-from numba import prange
 
 from ._jit import kernel
 from .activations import softplus
-from .batched import train_batched
 from .codes import (BATCH_MEANS, BINARY_CROSS_ENTROPY, CROSS_ENTROPY, OPT_ADAM, OPT_SGD,
                     OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD, POISSON, SOFTMAX)
 from .elementary import vexp, vlog1p
 from .losses import delta_needs_derivative, poisson
-from .narrow import train_narrow
-from .per_sample import activate, multiply_derivative, train_per_sample
+from .per_sample import activate, multiply_derivative
 from .updates import adam_update, sgd_update, sklearn_adam_update, sklearn_sgd_update
-
-
-@kernel(parallel=True)
-def train_models_per_sample(net, params, opt, batches, work, out, done):
-    """fastnn.kernels.per_sample.train_per_sample for every model, the models over threads."""
-    code, state, hyper, steps = opt
-    X, T, weights, orders, batch_weights, batch_size, mean, l2 = batches
-    grad, acts, deltas, z_out, t_buf, w_buf = work
-    losses, penalties = out
-    for k in prange(params.shape[0]):
-        done[k] = train_per_sample(
-            net, params[k], (code, state[k], hyper[k], steps[k:k + 1]),
-            (X, T, weights[k], orders[k], batch_weights[k], batch_size, mean, l2),
-            (grad[k], acts[k], deltas[k], z_out[k], t_buf[k], w_buf[k]),
-            (losses[k], penalties[k]))
-
-
-@kernel(parallel=True)
-def train_models_narrow(net, params, opt, batches, work, out, done):
-    """fastnn.kernels.narrow.train_narrow for every model, the models over threads."""
-    code, state, hyper, steps = opt
-    X, T, weights, orders, batch_weights, batch_size, mean, l2 = batches
-    grad, chunk, acts, deltas, targets, z_out, w_chunk, scratch = work
-    losses, penalties = out
-    for k in prange(params.shape[0]):
-        done[k] = train_narrow(
-            net, params[k], (code, state[k], hyper[k], steps[k:k + 1]),
-            (X, T, weights[k], orders[k], batch_weights[k], batch_size, mean, l2),
-            (grad[k], chunk, acts[k], deltas[k], targets[k], z_out[k], w_chunk[k], scratch[k]),
-            (losses[k], penalties[k]))
-
-
-@kernel(parallel=True)
-def train_models_batched(net, params, opt, batches, work, out, done):
-    """fastnn.kernels.batched.train_batched for every model (each batch in the parts the
-    model alone would split it into, one after another), the models over threads; BLAS must
-    run on one thread meanwhile."""
-    code, state, hyper, steps = opt
-    X, T, weights, orders, batch_weights, batch_size, mean, l2 = batches
-    grad, scratch, block_rows, n_parts, acts, deltas, z_out, x_buf, t_buf, w_buf = work
-    losses, penalties = out
-    for k in prange(params.shape[0]):
-        done[k] = train_batched(
-            net, params[k], (code, state[k], hyper[k], steps[k:k + 1]),
-            (X, T, weights[k], orders[k], batch_weights[k], batch_size, mean, l2),
-            (grad[k], scratch[k], block_rows, n_parts, acts[k], deltas[k], z_out[k], x_buf[k],
-             t_buf[k], w_buf[k]),
-            (losses[k], penalties[k]))
 
 
 LANES_MAX = 64
@@ -538,19 +477,3 @@ def train_lanes(net, params, opt, batches, work, out):
         if not finite:
             return epoch + 1
     return n_epochs
-
-
-@kernel(parallel=True)
-def train_groups(net, params, opt, batches, work, out, done):
-    """train_lanes for each group of lanes (a leading group axis on every array of the
-    bundles), one group per thread."""
-    code, state, hyper, steps = opt
-    X, T, weights, orders, batch_weights, batch_size, mean, l2 = batches
-    grad, acts, deltas, z_out, t_buf, w_buf, wide = work
-    losses, penalties = out
-    for g in prange(params.shape[0]):
-        done[g] = train_lanes(
-            net, params[g], (code, state[g], hyper[g], steps[g]),
-            (X, T, weights[g], orders[g], batch_weights[g], batch_size, mean, l2),
-            (grad[g], acts[g], deltas[g], z_out[g], t_buf[g], w_buf[g], wide[g]),
-            (losses[g], penalties[g]))

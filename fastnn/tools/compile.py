@@ -5,8 +5,8 @@ of the installed package; it holds code for this machine's CPU.
 
 CALLS makes one call of each kind (training on each path, split batches on threads and not,
 the loss and gradient and predictions on the narrow and batched paths, and a fastnn.MLPStack's
-training on each path: model-minor in lanes and model by model) with small arrays; the
-kernels' types depend only on the dtype, so these fill the cache for every network.
+per-sample training in lanes; its other paths run fastnn.MLP's kernels) with small arrays;
+the kernels' types depend only on the dtype, so these fill the cache for every network.
 """
 import time
 from dataclasses import dataclass
@@ -53,10 +53,6 @@ CALLS = [
     Call("batched forward", [40, 40, 2], 5, "forward", paths.BATCHED),
     Call("stack per-sample training in lanes", [3, 4, 2], 8, "train", paths.PER_SAMPLE,
          batch_size=1, lanes=True),
-    Call("stack per-sample training, model by model", [3, 4, 2], 8, "train",
-         paths.PER_SAMPLE, batch_size=1, models=2),
-    Call("stack narrow training", [3, 4, 2], 32, "train", paths.NARROW, models=2),
-    Call("stack batched training", [40, 40, 2], 64, "train", paths.BATCHED, models=2),
 ]
 
 
