@@ -1,6 +1,7 @@
 """fastnn: train small and medium multilayer perceptrons fast on a CPU, on Numba kernels."""
 from . import datasets, reference
-from .model import MLP, load
+from .loading import load
+from .model import MLP
 from .network import History
 from .optimizers import SGD, Adam
 from .stack import MLPStack, StackHistory

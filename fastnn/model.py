@@ -165,15 +165,9 @@ def batch_weights(weights, orders, batch_size):
 
 
 def load(path):
-    """The fastnn.MLP, or the fastnn.MLPStack, saved at ``path`` (by ``save``), bit for
-    bit."""
-    kind, architecture, params, stack = persistence.read_any(path)
+    """The fastnn.MLP saved at ``path`` (by ``save``), bit for bit (fastnn.load reads a
+    stack's file too)."""
+    architecture, params = persistence.read(path)
     model = MLP(**architecture, init="xavier", seed=0)
-    if stack is None:
-        model.params[...] = params
-        return model
-    from .stack import MLPStack
-    models = MLPStack.from_models([model] * stack["n_models"])
-    models.params[...] = params
-    models._seeds = stack["seeds"]
-    return models
+    model.params[...] = params
+    return model

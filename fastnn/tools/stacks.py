@@ -5,7 +5,8 @@ momentum; 8 x W6: 64-128-64-10 mini-batches of 32, float32), in one process, int
 the stack's training; the same K networks trained one after another with fastnn.MLP (the
 loop a user writes without MLPStack); one network alone; and, where PyTorch is installed,
 the K networks' parameters stacked and trained together with ``torch.func.vmap`` (a
-functional per-sample or per-batch SGD-with-momentum loop, as a torch user writes it). The
+functional per-sample or per-batch SGD-with-momentum loop, as a torch user writes it, on one
+torch thread; its losses equal the stack's). Each timed run follows QUIET_SECONDS of pause. The
 metric is aggregate sample-steps per second (one sample through forward, backward and
 update of one model); the median of the repeats is reported. Each model k draws the
 shuffles fastnn.MLP.fit(seed=fit_seed + k) draws, so the stack's model k and the k-th
@@ -33,7 +34,13 @@ class StackCase:
 CASES = [StackCase("W3", 32, 10), StackCase("W6", 8, 2)]
 
 
+QUIET_SECONDS = 0.2
+"""Pause before each timed run: threads a previous run left spinning (PyTorch's, BLAS's)
+would take a core from the next."""
+
+
 def _seconds(run):
+    time.sleep(QUIET_SECONDS)
     started = time.perf_counter()
     result = run()
     return time.perf_counter() - started, result
@@ -134,6 +141,14 @@ def build_torch_vmap(workload, data, n_models):
     per_model_loss = vmap(loss_of, in_dims=(0, 0, 0))
 
     def run(epochs):
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # tiny per-model products: threads only cost here
+        try:
+            return train(epochs)
+        finally:
+            torch.set_num_threads(threads)
+
+    def train(epochs):
         params = []
         for W, b in zip(weights, biases):
             params += [torch.tensor(np.stack([W] * K), dtype=dtype),
@@ -165,7 +180,8 @@ def build_torch_vmap(workload, data, n_models):
         return last
 
     return run, (f"{K} models stacked, torch.func.vmap(grad) per "
-                 f"{'sample' if batch == 1 else f'batch of {batch}'}, SGD momentum written out")
+                 f"{'sample' if batch == 1 else f'batch of {batch}'}, SGD momentum written "
+                 "out, 1 torch thread")
 
 
 def format_table(rows):
