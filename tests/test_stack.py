@@ -401,3 +401,40 @@ def test_a_stack_file_is_not_read_as_one_model(tmp_path):
     fastnn.MLPStack([4, 5, 3], 2, seed=0).save(tmp_path / "stack.npz")
     with pytest.raises(ValueError, match="fastnn.MLPStack"):
         fastnn.persistence.read(tmp_path / "stack.npz")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.values[0].n_parts == 1])
+def test_off_the_lanes_each_model_ends_on_its_bits_alone(on_path, case):
+    """Model by model (small stacks; every path but the model-minor kernel), each model runs
+    fastnn.MLP's own kernel: the same bits as alone."""
+    case = on_path(case)
+    output, loss = output_and_loss(case.sizes)
+    X, Y = make_data(case.n, case.sizes, output, loss)
+    stack = stack_for(case, np.float64)
+    stack.fit(X, Y, loss=loss, optimizer=fastnn.SGD(lr=0.05, momentum=0.9), epochs=2,
+              seed=FIT_SEED, **case.fit)
+    for k, net in enumerate(solo_models(case, np.float64)):
+        net.fit(X, Y, loss=loss, optimizer=fastnn.SGD(lr=0.05, momentum=0.9), epochs=2,
+                seed=FIT_SEED + k, **case.fit)
+        np.testing.assert_array_equal(stack.params[k], net.params)
+
+
+def test_a_stack_trains_in_one_thread_at_a_time():
+    import threading
+    X, Y = make_data(50, (3, 4, 2), "sigmoid", "squared_error")
+    stack = fastnn.MLPStack([3, 4, 2], 2, seed=0)
+    started, release = threading.Event(), threading.Event()
+
+    def hold(epoch, losses):
+        started.set()
+        release.wait(10)
+
+    other = threading.Thread(target=stack.fit, args=(X, Y), kwargs=dict(epochs=2, callback=hold))
+    other.start()
+    try:
+        assert started.wait(10)
+        with pytest.raises(RuntimeError, match="another thread"):
+            stack.fit(X, Y)
+    finally:
+        release.set()
+        other.join()
