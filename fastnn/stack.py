@@ -1,10 +1,11 @@
-"""fastnn.MLPStack: K networks of one architecture, trained together in one compiled call.
+"""fastnn.MLPStack: K networks of one architecture, trained together.
 
 Every model trains exactly as ``fastnn.MLP.fit`` trains it alone on the same data, weights,
 row order and optimizer settings (the same path, fastnn.paths; the same arithmetic), so
-model k's result can be reproduced by a single fastnn.MLP. Training them together pays
-the per-call overhead once and runs the models side by side: on the per-sample path in
-SIMD lanes, model-minor (fastnn.kernels.stacked), on every path over the threads.
+model k's result can be reproduced by a single fastnn.MLP. Training them together runs
+the models side by side, each chunk of epochs in one compiled call per group of models:
+on the per-sample path a group is many models in SIMD lanes, model-minor
+(fastnn.kernels.stacked), elsewhere one model; the groups spread over the cores.
 
 The threads are Python's (a small pool), each running compiled kernels, which release the
 GIL: models are independent, so nothing synchronises inside a call, and no parallel
@@ -26,7 +27,7 @@ import numpy as np
 from . import _registry as reg
 from . import paths, persistence
 from ._validation import (as_real_array, check_bool, check_choice, check_inputs, check_int,
-                          check_real, check_sizes, real_array)
+                          check_sizes, real_array)
 from .kernels.stacked import LANES_MAX, TABLE_ROWS, TILE, TILE_PARAMS, WIDE_ROWS, train_lanes
 from .model import MLP, TRAIN, batch_weights
 from .network import CHUNK_SECONDS, MAX_SHUFFLED_CHUNK_ROWS, History, _Exclusive
