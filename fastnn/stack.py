@@ -441,7 +441,11 @@ class MLPStack:
                     else:
                         orders = np.empty((K, count, 0), np.int64)
                     chunk_started = time.perf_counter()
-                    losses, ran = trainer.run(orders)
+                    try:
+                        losses, ran = trainer.run(orders)
+                    except BaseException:  # Ctrl-C: every call finished; a list of
+                        self._scatter_state(optimizers, opt)  # optimizers gets its state
+                        raise
                     seconds = time.perf_counter() - chunk_started
                     # a model whose last epoch's loss, or whose parameters, are not finite
                     # (a group of lanes stops all its lanes after such an epoch)

@@ -438,3 +438,34 @@ def test_a_stack_trains_in_one_thread_at_a_time():
     finally:
         release.set()
         other.join()
+
+
+def test_an_interrupt_during_a_call_leaves_each_model_and_its_optimizer_together(monkeypatch):
+    """Ctrl-C while the models train: every call finishes first, and each model's
+    parameters and optimizer state (a list's too) are those of the epochs it completed."""
+    X, Y = make_data(30, (3, 5, 2), "sigmoid", "squared_error")
+    kernel = fastnn.stack.TRAIN_MODELS[paths.PER_SAMPLE]
+    calls = []
+
+    def interrupted(*arguments):
+        done = kernel(*arguments)
+        calls.append(done)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return done
+
+    monkeypatch.setitem(fastnn.stack.TRAIN_MODELS, paths.PER_SAMPLE, interrupted)
+    stack = fastnn.MLPStack([3, 5, 2], K, seed=0)
+    before = stack.params.copy()
+    opts = [fastnn.SGD(lr=0.1, momentum=0.9) for _ in range(K)]
+    with pytest.raises(KeyboardInterrupt):
+        stack.fit(X, Y, optimizer=opts, epochs=5, batch_size=1, seed=0)
+    for k in range(K):
+        alone, opt = fastnn.MLP([3, 5, 2], seed=k), fastnn.SGD(lr=0.1, momentum=0.9)
+        if (stack.params[k] == before[k]).all():
+            assert opts[k].steps == 0
+            continue
+        alone.fit(X, Y, optimizer=opt, epochs=1, batch_size=1, seed=k)
+        np.testing.assert_array_equal(stack.params[k], alone.params)
+        np.testing.assert_array_equal(opts[k].velocity, opt.velocity)
+        assert opts[k].steps == opt.steps
