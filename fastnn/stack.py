@@ -192,7 +192,7 @@ class MLPStack:
         self._seeds = state["seeds"]
 
     # ----------------------------------------------------------------- description
-    template = property(lambda self: self._models[0])
+    _template = property(lambda self: self._models[0], doc="Model 0 itself: the architecture.")
     sizes = property(lambda self: self._models[0].sizes, doc="Layer widths, input first.")
     hidden = property(lambda self: self._models[0].hidden, doc="The hidden activations as given.")
     layer_activations = property(lambda self: self._models[0].layer_activations,
@@ -489,7 +489,7 @@ class MLPStack:
 def _split_stacked(stack, flat):
     """Per-layer copies (weights (K, k, n), biases (K, n) or None) of a (K, n_params)
     array."""
-    model = stack.template
+    model = stack._template
     weights = [flat[:, o:o + k * n].reshape(-1, k, n).copy()
                for o, k, n in zip(model._w_off, model.sizes[:-1], model.sizes[1:])]
     if not model.bias:
@@ -509,7 +509,7 @@ class _Trainer:
     the call and back after it. Otherwise each model trains on its path's own kernel."""
 
     def __init__(self, stack, X, T, weights, batch_size, loss, opt, mean, l2, shuffled):
-        template = stack.template
+        template = stack._template
         K = len(stack)
         self.stack, self.opt, self.shuffled, self.weights = stack, opt, shuffled, weights
         self.path = paths.choose("train", batch_size, template.sizes, stack.dtype.itemsize)
