@@ -1,13 +1,15 @@
 """fastnn: train small and medium multilayer perceptrons fast on a CPU, on Numba kernels."""
 from . import datasets, reference
 from .export import to_onnx
-from .model import MLP, load
+from .loading import load
+from .model import MLP
 from .network import History
 from .optimizers import SGD, Adam
+from .stack import MLPStack, StackHistory
 
 __version__ = "0.1.0"
-__all__ = ["MLP", "SGD", "Adam", "History", "load", "to_onnx", "datasets", "reference",
-           "MLPClassifier", "MLPRegressor", "__version__"]
+__all__ = ["MLP", "MLPStack", "StackHistory", "SGD", "Adam", "History", "load", "to_onnx",
+           "datasets", "reference", "MLPClassifier", "MLPRegressor", "__version__"]
 
 ESTIMATORS = ("MLPClassifier", "MLPRegressor")
 """scikit-learn drop-in estimators (fastnn.estimators), imported on first use: they need

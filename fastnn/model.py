@@ -215,7 +215,8 @@ def batch_weights(weights, orders, batch_size):
 
 
 def load(path):
-    """The fastnn.MLP saved at ``path`` (by ``save``), bit for bit."""
+    """The fastnn.MLP saved at ``path`` (by ``save``), bit for bit (fastnn.load reads a
+    stack's file too)."""
     architecture, params = persistence.read(path)
     model = MLP(**architecture, init="xavier", seed=0)
     model.params[...] = params

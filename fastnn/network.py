@@ -439,6 +439,10 @@ class Network:
         return (self._layer_sizes, self._w_off, self._b_off, self._activation_codes,
                 reg.LOSSES[loss])
 
+    def _optimizer_shapes(self, n_state):
+        """(shape of an optimizer's state, shape of its step count) for this model."""
+        return (n_state, self.n_params), (1,)
+
     def _forward(self, X):
         raise NotImplementedError
 

@@ -30,12 +30,12 @@ class Optimizer:
         if owner is not None and owner is not model:
             raise ValueError(f"optimizer: this {type(self).__name__} already holds the state of "
                              "another model; use one optimizer per model")
-        shape = (self.n_state, model.n_params)
+        shape, steps = model._optimizer_shapes(self.n_state)
         orphaned = self._model is not None and owner is None  # its model was garbage-collected
         if (orphaned or self._state is None or self._state.shape != shape
-                or self._state.dtype != model.dtype):
+                or self._state.dtype != model.dtype or self._step.shape != steps):
             self._state = np.zeros(shape, model.dtype)
-            self._step = np.zeros(1, np.int64)
+            self._step = np.zeros(steps, np.int64)
         self._model = weakref.ref(model)
         return self._state, self._step
 
@@ -57,20 +57,26 @@ class Optimizer:
         ``model``, hyperparameters in its dtype (in the kernels' order: _hyperparameters);
         ValueError naming a hyperparameter that overflows that dtype, or that is not 0 but
         falls below its smallest normal number (it would act as 0, or lose its precision)."""
-        values = self._hyperparameters()
-        with np.errstate(over="ignore"):  # an overflow is reported below, naming it
-            hyper = np.array(list(values.values()), model.dtype)
-        tiny = np.finfo(model.dtype).tiny
-        for (name, value), cast in zip(values.items(), hyper):
-            if not np.isfinite(cast):
-                raise ValueError(f"optimizer: {name}={value} overflows {model.dtype.name}, "
-                                 f"the model's dtype ({self!r})")
-            if value != 0 and abs(cast) < tiny:
-                raise ValueError(f"optimizer: {name}={value} underflows {model.dtype.name}, "
-                                 f"the model's dtype (its smallest normal number is "
-                                 f"{tiny:.3g}; {self!r})")
+        hyper = self._hyper(model.dtype)
         state, step = self._bind(model)
         return self.code, state, hyper, step
+
+    def _hyper(self, dtype, name="optimizer"):
+        """The hyperparameters as an array of ``dtype``, checked as _bundle says (errors
+        start with ``name``)."""
+        values = self._hyperparameters()
+        with np.errstate(over="ignore"):  # an overflow is reported below, naming it
+            hyper = np.array(list(values.values()), dtype)
+        tiny = np.finfo(dtype).tiny
+        for (key, value), cast in zip(values.items(), hyper):
+            if not np.isfinite(cast):
+                raise ValueError(f"{name}: {key}={value} overflows {dtype.name}, "
+                                 f"the model's dtype ({self!r})")
+            if value != 0 and abs(cast) < tiny:
+                raise ValueError(f"{name}: {key}={value} underflows {dtype.name}, "
+                                 f"the model's dtype (its smallest normal number is "
+                                 f"{tiny:.3g}; {self!r})")
+        return hyper
 
     def move_to(self, model):
         """Serve ``model`` from now on with the state kept so far (cast to its dtype): for a
@@ -94,8 +100,9 @@ class Optimizer:
 
     @property
     def steps(self):
-        """Number of updates taken since creation or the last reset()."""
-        return int(self._step[0])
+        """Number of updates taken since creation or the last reset() (serving a
+        fastnn.MLPStack: an int64 array, one count per model)."""
+        return int(self._step[0]) if self._step.shape == (1,) else self._step.copy()
 
 
 class SGD(Optimizer):

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 
 import fastnn
 from fastnn import _registry as reg
-from fastnn import model, paths, threads
+from fastnn import model, paths, stack, threads
 
 settings.register_profile("ci", max_examples=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -112,16 +112,18 @@ class Recorded:
 
 @pytest.fixture
 def kernel_calls(monkeypatch):
-    """The names of the kernels fastnn.MLP calls, in order: "train:<kind>", "threaded",
-    "loss_grad:<kind>", "forward:<kind>", "forward:threaded"."""
+    """The names of the kernels fastnn.MLP and fastnn.MLPStack call, in order:
+    "train:<kind>", "threaded", "loss_grad:<kind>", "forward:<kind>", "forward:threaded",
+    "stack:<kind>", "stack:lanes"."""
     calls = []
     for table, task in ((model.TRAIN, "train"), (model.LOSS_GRAD, "loss_grad"),
-                        (model.FORWARD, "forward")):
+                        (model.FORWARD, "forward"), (stack.TRAIN_MODELS, "stack")):
         for kind, kernel in list(table.items()):
             monkeypatch.setitem(table, kind, Recorded(kernel, f"{task}:{kind}", calls))
     monkeypatch.setattr(model, "THREADED", Recorded(model.THREADED, "threaded", calls))
     monkeypatch.setattr(model, "FORWARD_THREADED",
                         Recorded(model.FORWARD_THREADED, "forward:threaded", calls))
+    monkeypatch.setattr(stack, "train_lanes", Recorded(stack.train_lanes, "stack:lanes", calls))
     return calls
 
 

@@ -273,3 +273,25 @@ def test_asv_suites_import_and_the_call_overhead_runs():
         suite.setup(implementation)
         suite.time_forward(implementation)
         suite.time_fit(implementation)
+
+
+# ---------------------------------------------------------------------------- --stack
+def test_stack_bench_runs_each_case(monkeypatch, capsys):
+    """The table's shape, on a small stack (3 x W3, one quick epoch)."""
+    from fastnn.tools import stacks
+    monkeypatch.setattr(stacks, "CASES", [stacks.StackCase("W3", 3, 1)])
+    assert main(["bench", "--stack", "--quick", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| stack | stacked steps/s | K x fastnn.MLP one after another |" in out
+    assert "| 3 x W3 bits" in out
+
+
+def test_stack_bench_torch_vmap_trains_as_the_stack():
+    """The torch.func.vmap peer does the stack's work: the same last losses."""
+    pytest.importorskip("torch")
+    from fastnn.tools import stacks
+    workload = WORKLOADS["W3"]
+    data = workload.data(quick=True)
+    run, _ = stacks.build_torch_vmap(workload, data, 3)
+    _, history = workload.train_stack(data, 2, 3)
+    np.testing.assert_allclose(run(2), history.loss[-1, -1], rtol=1e-12)

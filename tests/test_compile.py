@@ -126,6 +126,8 @@ def test_each_compile_call_runs_its_kernel(monkeypatch, kernel_calls, call, dtyp
         expected = "forward:threaded" if call.task == "forward" else "threaded"
     else:
         expected = f"{expected}:{call.kind}"
+    if call.n_models():
+        expected = "stack:lanes" if call.lanes else f"stack:{call.kind}"
     assert set(kernel_calls) == {expected}
 
 

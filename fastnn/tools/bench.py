@@ -17,7 +17,8 @@ settings an image may pin (BLAS_SETTINGS), so OpenBLAS picks the kernels for thi
 users' machines.
 
 The benchmark suites in benchmarks/ use ``IMPLEMENTATIONS``; first calls in new processes
-(compile and load times) are fastnn.tools.startup's.
+(compile and load times) are fastnn.tools.startup's, many networks at once (``--stack``)
+fastnn.tools.stacks'.
 """
 import json
 import os

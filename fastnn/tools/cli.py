@@ -2,14 +2,14 @@
 
 ``python -m fastnn demo [NAME] [--out DIR] [--quick]``
 ``python -m fastnn bench [--workloads W1,W3] [--quick] [--repeat N] [--json FILE] [--peers]
-[--blas-native] [--startup] [--latency]``
+[--blas-native] [--startup] [--latency] [--stack]``
 ``python -m fastnn sweep [--quick] [--plot FILE]``
 ``python -m fastnn compile [--dtype float32|float64]``
 """
 import argparse
 import sys
 
-from . import bench, compile as compile_kernels, demo, latency, startup, sweep
+from . import bench, compile as compile_kernels, demo, latency, stacks, startup, sweep
 
 
 def main(argv=None):
@@ -47,6 +47,10 @@ def main(argv=None):
                    help="instead: prediction latency (one row) and throughput (1,000 rows) of "
                         "fastnn's estimator and forward beside scikit-learn and onnxruntime "
                         "(needs scikit-learn; onnxruntime with skl2onnx where installed)")
+    b.add_argument("--stack", action="store_true",
+                   help="instead: many networks at once, fastnn.MLPStack (32 x W3, 8 x W6) "
+                        "against as many fastnn.MLP fits one after another, one alone and "
+                        "torch.func.vmap (where installed); with --quick and --repeat")
     s = commands.add_parser("sweep", help="cost against width, depth, batch size and samples")
     s.add_argument("--quick", action="store_true", help="short runs, no repeats")
     s.add_argument("--plot", metavar="FILE", help="also plot the sweep to FILE (needs matplotlib)")
@@ -75,6 +79,9 @@ def main(argv=None):
         return 0
     if args.repeat < 1:
         parser.error("--repeat must be >= 1")
+    if args.stack:
+        stacks.run(quick=args.quick, repeat=args.repeat)
+        return 0
     ids = args.workloads.split(",") if args.workloads else None
     try:
         bench.run(ids, quick=args.quick, repeat=args.repeat, json_path=args.json, peers=args.peers,

@@ -5,7 +5,8 @@ of the installed package; it holds code for this machine's CPU.
 
 CALLS makes one call of each kind (training on each path, split batches on threads and not,
 the loss and gradient and predictions on the narrow, batched and sparse paths, predictions
-split over threads) with small arrays; the kernels' types depend only on the dtype, so these
+split over threads, and a fastnn.MLPStack's per-sample training in lanes; its other paths run
+fastnn.MLP's kernels) with small arrays; the kernels' types depend only on the dtype, so these
 fill the cache for every network.
 """
 import time
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse
 
-from .. import paths, threads
+from .. import paths, stack, threads
 from ..model import MLP
 from ..optimizers import SGD
 
@@ -31,6 +32,14 @@ class Call:
     batch_size: int | None = None  # training batches (None: full batch)
     on_threads: bool | None = None  # split batches: on threads or one after another
     sparse: bool = False           # X a scipy.sparse CSR matrix
+    models: int = 0                # train a fastnn.MLPStack of this many models (0: an MLP)
+    lanes: bool = False            # ... enough of them for the model-minor kernel
+
+    def n_models(self):
+        """The stack's models: for ``lanes``, LANES_PER_GROUP for each usable thread."""
+        if self.lanes:
+            return stack.LANES_PER_GROUP * max(1, threads.usable_threads())
+        return self.models
 
 
 CALLS = [
@@ -50,6 +59,8 @@ CALLS = [
     Call("sparse training", [40, 40, 2], 64, "train", paths.SPARSE, batch_size=16, sparse=True),
     Call("sparse loss and gradient", [40, 40, 2], 64, "loss_grad", paths.SPARSE, sparse=True),
     Call("sparse forward", [40, 40, 2], 5, "forward", paths.SPARSE, sparse=True),
+    Call("stack per-sample training in lanes", [3, 4, 2], 8, "train", paths.PER_SAMPLE,
+         batch_size=1, lanes=True),
 ]
 
 
@@ -66,6 +77,10 @@ def make(call, dtype):
     if call.sparse:
         X = scipy.sparse.csr_matrix(X * (X < 0.2))
     Y = rng.random((call.rows, call.sizes[-1]))
+    if call.n_models():
+        models = stack.MLPStack(call.sizes, call.n_models(), seed=0, dtype=dtype)
+        models.fit(X, Y, optimizer=SGD(lr=0.01), epochs=1, batch_size=call.batch_size)
+        return
     net = MLP(call.sizes, seed=0, dtype=dtype)
     if call.task == "forward":
         with threads.parts_on_threads(bool(call.on_threads)):

@@ -37,6 +37,16 @@ def _workload_fit(name, workload_id):
                        "workload.train(fastnn.MLP, data, 1)", WORKLOADS[workload_id].requires)
 
 
+def _stack_fit(name, workload_id, n_models):
+    """fastnn.MLPStack's first training call (one epoch) of ``n_models`` copies of a
+    workload's network on its data."""
+    return StartupCase(name, "import fastnn\nfrom fastnn.tools.workloads import WORKLOADS\n"
+                             f"workload = WORKLOADS[{workload_id!r}]\n"
+                             "data = workload.data(quick=True)",
+                       "workload.train_stack(data, 1, %d)" % n_models,
+                       WORKLOADS[workload_id].requires)
+
+
 _DIGITS = ("import warnings\nfrom sklearn.datasets import load_digits\n"
            "from sklearn.exceptions import ConvergenceWarning\n"
            "warnings.simplefilter('ignore', ConvergenceWarning)\n"
@@ -47,6 +57,8 @@ CASES = [
     _workload_fit("per-sample fit (W3, float64)", "W3"),
     _workload_fit("narrow full-batch fit (W4, float64)", "W4"),
     _workload_fit("batched fit on threads (W6, float32)", "W6"),
+    _stack_fit("MLPStack fit, 32 x W3 in lanes (float64)", "W3", 32),
+    _stack_fit("MLPStack fit, 8 x W6 over threads (float32)", "W6", 8),
     StartupCase("forward of 5 rows (64-128-10, float64)",
                 "import numpy as np\nimport fastnn\n"
                 "net = fastnn.MLP([64, 128, 10], hidden='relu', output='softmax', seed=0)\n"

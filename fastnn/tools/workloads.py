@@ -59,6 +59,19 @@ class Workload:
                           reduction=self.reduction, seed=self.fit_seed, callback=callback)
         return net, history
 
+    def train_stack(self, data, epochs, n_models, callback=None):
+        """Train a fastnn.MLPStack of ``n_models`` copies of the starting network with one
+        optimizer, each model as ``train`` trains the network (its shuffles from fit_seed +
+        k); returns (stack, StackHistory)."""
+        from ..stack import MLPStack
+        from ..model import MLP
+        X, Y = data
+        stack = MLPStack.from_models([self.make_network(MLP)] * n_models)
+        history = stack.fit(X, Y, loss=self.loss, optimizer=SGD(**self.optimizer),
+                            epochs=epochs, batch_size=self.batch_size, shuffle=self.shuffle,
+                            reduction=self.reduction, seed=self.fit_seed, callback=callback)
+        return stack, history
+
     def train_plain(self, data, epochs):
         """Train the starting network with the plain-NumPy function; returns the epoch
         losses."""
