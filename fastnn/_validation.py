@@ -177,6 +177,15 @@ def check_inputs(name, value, n_features, dtype):
     return array
 
 
+def check_dense_inputs(name, value, n_features, dtype, who):
+    """check_inputs for a model that takes dense arrays only (``who`` names it): a sparse
+    matrix is refused with a TypeError."""
+    if is_sparse(value):
+        raise TypeError(f"{name}: {who} takes dense arrays, not a sparse matrix (fastnn.MLP and "
+                        f"the estimators take sparse input; or pass {name}.toarray())")
+    return check_inputs(name, value, n_features, dtype)
+
+
 def check_seed(name, value):
     """None, a non-negative int or a np.random.Generator (for shuffling)."""
     if value is None or isinstance(value, np.random.Generator):

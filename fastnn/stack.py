@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _registry as reg
 from . import paths, persistence
-from ._validation import (as_real_array, check_bool, check_choice, check_inputs, check_int,
+from ._validation import (as_real_array, check_bool, check_choice, check_dense_inputs, check_int,
                           check_sizes, real_array)
 from .kernels.stacked import LANES_MAX, TABLE_ROWS, TILE, TILE_PARAMS, WIDE_ROWS, train_lanes
 from .model import MLP, TRAIN, batch_weights
@@ -243,7 +243,7 @@ class MLPStack:
     def forward(self, X):
         """Output activations of every model, shape (K, n_samples, sizes[-1]); warns as
         fastnn.MLP.forward when finite inputs give non-finite outputs."""
-        out = self._forward(check_inputs("X", X, self.sizes[0], self.dtype))
+        out = self._forward(check_dense_inputs("X", X, self.sizes[0], self.dtype, "fastnn.MLPStack"))
         if not np.isfinite(out).all():
             bad = [k for k in range(len(self)) if not np.isfinite(out[k]).all()]
             warnings.warn(f"finite inputs gave non-finite outputs in model(s) "
@@ -275,7 +275,7 @@ class MLPStack:
         loss = template._check_loss(loss)
         reduction = check_choice("reduction", reduction, reg.REDUCTIONS)
         l2 = template._check_l2(l2)
-        X = check_inputs("X", X, self.sizes[0], self.dtype)
+        X = check_dense_inputs("X", X, self.sizes[0], self.dtype, "fastnn.MLPStack")
         T = template._targets(Y, loss, X.shape[0])
         weights = self._check_weights(sample_weight, X.shape[0])
         losses = np.empty(len(self))
@@ -349,7 +349,7 @@ class MLPStack:
         verbose = check_bool("verbose", verbose)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable or None, got {callback!r}")
-        X = check_inputs("X", X, self.sizes[0], self.dtype)
+        X = check_dense_inputs("X", X, self.sizes[0], self.dtype, "fastnn.MLPStack")
         T = template._targets(Y, loss, X.shape[0])
         weights = self._check_weights(sample_weight, X.shape[0])
         opt = self._opt_bundle(optimizers)  # checks the hyperparameters, then binds

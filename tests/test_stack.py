@@ -303,6 +303,18 @@ def test_bad_input_is_refused_before_anything_changes(arguments, error, match):
         assert all(opt._state is None for opt in optimizer)
 
 
+@pytest.mark.parametrize("method", ["fit", "forward", "loss_and_grad"])
+def test_sparse_input_is_refused_by_name(method):
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    X, Y = make_data(10, (3, 4, 2), "sigmoid", "squared_error")
+    stack = fastnn.MLPStack([3, 4, 2], K, seed=0)
+    before = stack.params.copy()
+    arguments = (scipy_sparse.csr_matrix(X),) + ((Y,) if method != "forward" else ())
+    with pytest.raises(TypeError, match="X: fastnn.MLPStack takes dense arrays"):
+        getattr(stack, method)(*arguments)
+    np.testing.assert_array_equal(stack.params, before)
+
+
 def test_one_optimizer_serves_one_stack_and_list_entries_their_model():
     X, Y = make_data(10, (3, 4, 2), "sigmoid", "squared_error")
     stack, other = fastnn.MLPStack([3, 4, 2], 2, seed=0), fastnn.MLPStack([3, 4, 2], 2, seed=0)
