@@ -44,9 +44,11 @@ def activate(code, a, start, size):
     one = a.dtype.type(1.0)
     zero = a.dtype.type(0.0)
     start = max(start, 0)
-    if code == SIGMOID:
+    if code == SIGMOID or code == EXP:  # one copy of vexp for both
+        sign = -one if code == SIGMOID else one
         for i in range(size):
-            a[start + i] = one / (one + vexp(-a[start + i]))
+            e = vexp(sign * a[start + i])
+            a[start + i] = one / (one + e) if code == SIGMOID else e
     elif code == TANH:
         for i in range(size):
             a[start + i] = vtanh(a[start + i])
@@ -60,9 +62,6 @@ def activate(code, a, start, size):
     elif code == SOFTPLUS:
         for i in range(size):
             a[start + i] = softplus(a[start + i], zero)
-    elif code == EXP:
-        for i in range(size):
-            a[start + i] = vexp(a[start + i])
 
 
 @kernel
