@@ -4,7 +4,7 @@ weights as images, labelled 2-D data.
 Needs matplotlib (an optional extra: ``pip install matplotlib`` or ``pip install
 fastnn[bench]``). Every function returns the matplotlib objects it drew, ``(fig, ax)`` or
 ``(fig, axes)``, draws into ``ax`` when given one, and saves the figure to ``path`` when
-given one. Figures are pyplot figures, so notebooks and interactive sessions show them, except
+given one. Figures are pyplot figures, so notebooks and interactive shells show them, except
 when saving on a machine without a display: then the figure is rendered with Agg and pyplot
 is left alone. Nothing here calls ``plt.show()``.
 """
