@@ -223,25 +223,36 @@ def check_hidden(value, n_hidden, choices):
     return tuple(value)
 
 
-def check_sample_weight(value, n_samples):
+def check_sample_weight(value, n_samples, n_models=None):
     """``sample_weight``: None (every row weighs 1) or one finite weight >= 0 per row, not all
     zero. Returns a C-contiguous (n_samples,) float64 array (float64 for every model: in a
     float32 one, the weighted loss and each row's factor w_i / (the batch's weight) are formed
-    in float64, so weights far from 1 neither overflow nor lose their ratios)."""
+    in float64, so weights far from 1 neither overflow nor lose their ratios). For a stack of
+    ``n_models`` models: (n_samples,) for every model or (n_models, n_samples), one row per
+    model, each checked so; returns (n_models, n_samples)."""
+    shape = (n_samples,) if n_models is None else (n_models, n_samples)
     if value is None:
-        return np.ones(n_samples)
+        return np.ones(shape)
     weights = real_array("sample_weight", value)
-    if weights.shape != (n_samples,):
+    if n_models is None and weights.shape != shape:
         raise ValueError(f"sample_weight must have shape ({n_samples},), one weight per row, got "
                          f"shape {weights.shape}")
+    if n_models is not None and weights.shape not in ((n_samples,), shape):
+        raise ValueError(f"sample_weight must have shape ({n_samples},) (every model's) or "
+                         f"({n_models}, {n_samples}) (one row per model), got shape "
+                         f"{weights.shape}")
     with np.errstate(over="ignore"):
         weights = as_real_array("sample_weight", weights, np.float64)
     if weights.min() < 0:
         raise ValueError(f"sample_weight must be >= 0, got {weights.min():g}")
-    if not weights.any():
-        raise ValueError("sample_weight: the weights are all zero")
+    weights = np.ascontiguousarray(np.broadcast_to(weights, shape))
+    rows = weights.reshape(-1, n_samples)
     with np.errstate(over="ignore"):
-        total = weights.sum()
-    if not np.isfinite(total):
-        raise ValueError("sample_weight: the sum of the weights overflows float64")
+        totals = rows.sum(axis=1)
+    for k in range(rows.shape[0]):
+        whose = "the weights" if n_models is None else f"the weights of model {k}"
+        if not rows[k].any():
+            raise ValueError(f"sample_weight: {whose} are all zero")
+        if not np.isfinite(totals[k]):
+            raise ValueError(f"sample_weight: the sum of {whose} overflows float64")
     return weights

@@ -26,8 +26,8 @@ import numpy as np
 
 from . import _registry as reg
 from . import paths, persistence
-from ._validation import (as_real_array, check_bool, check_choice, check_dense_inputs, check_int,
-                          check_sizes, real_array)
+from ._validation import (check_bool, check_choice, check_dense_inputs, check_int,
+                          check_sample_weight, check_sizes)
 from .kernels.stacked import LANES_MAX, TABLE_ROWS, TILE, TILE_PARAMS, WIDE_ROWS, train_lanes
 from .model import MLP, TRAIN, batch_weights
 from .network import CHUNK_SECONDS, MAX_SHUFFLED_CHUNK_ROWS, History, _Exclusive
@@ -277,7 +277,7 @@ class MLPStack:
         l2 = template._check_l2(l2)
         X = check_dense_inputs("X", X, self.sizes[0], self.dtype, "fastnn.MLPStack")
         T = template._targets(Y, loss, X.shape[0])
-        weights = self._check_weights(sample_weight, X.shape[0])
+        weights = check_sample_weight(sample_weight, X.shape[0], len(self))
         losses = np.empty(len(self))
         grads = np.empty_like(self._params)
         for k, model in enumerate(self._models):
@@ -288,31 +288,6 @@ class MLPStack:
                 raise FloatingPointError(f"loss_and_grad: the {what} of model {k} overflowed "
                                          "(from finite inputs and parameters)")
         return (losses,) + _split_stacked(self, grads)
-
-    def _check_weights(self, sample_weight, n):
-        """sample_weight as a (K, n) float64 array: None (all 1), (n,) (every model's) or
-        (K, n) (row k model k's); each row finite, >= 0, not all zero, of finite sum."""
-        K = len(self)
-        if sample_weight is None:
-            return np.ones((K, n))
-        weights = real_array("sample_weight", sample_weight)
-        if weights.shape not in ((n,), (K, n)):
-            raise ValueError(f"sample_weight must have shape ({n},) (every model's) or "
-                             f"({K}, {n}) (one row per model), got shape {weights.shape}")
-        with np.errstate(over="ignore"):
-            weights = as_real_array("sample_weight", weights, np.float64)
-        if weights.min() < 0:
-            raise ValueError(f"sample_weight must be >= 0, got {weights.min():g}")
-        weights = np.ascontiguousarray(np.broadcast_to(weights, (K, n)))
-        with np.errstate(over="ignore"):
-            totals = weights.sum(axis=1)
-        for k in range(K):
-            if not weights[k].any():
-                raise ValueError(f"sample_weight: the weights of model {k} are all zero")
-            if not np.isfinite(totals[k]):
-                raise ValueError(f"sample_weight: the sum of model {k}'s weights overflows "
-                                 "float64")
-        return weights
 
     # ----------------------------------------------------------------- training
     def fit(self, X, Y, loss="squared_error", optimizer=None, epochs=1, batch_size=32,
@@ -351,7 +326,7 @@ class MLPStack:
             raise TypeError(f"callback must be callable or None, got {callback!r}")
         X = check_dense_inputs("X", X, self.sizes[0], self.dtype, "fastnn.MLPStack")
         T = template._targets(Y, loss, X.shape[0])
-        weights = self._check_weights(sample_weight, X.shape[0])
+        weights = check_sample_weight(sample_weight, X.shape[0], len(self))
         opt = self._opt_bundle(optimizers)  # checks the hyperparameters, then binds
 
         n = X.shape[0]
