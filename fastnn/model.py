@@ -59,26 +59,28 @@ class MLP(Network):
             work = (rows, self._empty(rows * sum(self._sizes[1:])),
                     self._empty(rows * self._sizes[-1]), NO_ORDER[0])
             X = csr_arrays(X, self._dtype)
-        elif path.n_parts > 1:
-            # On threads while the cores are free; else on one, BLAS too (its threads
-            # collapse as the parts' would).
-            on_threads = (cores_free_recently(path.n_parts) if forced_way() is None
-                          else forced_way())
-            parts = path.n_parts if on_threads else 1
-            work = (rows, np.empty((parts, rows * sum(self._sizes[1:])), self._dtype),
-                    np.empty((parts, rows * self._sizes[-1]), self._dtype))
-            with one_blas_thread():
-                if on_threads:
-                    self._on_threads(parts, FORWARD_THREADED, self._net(), self._params, X,
-                                     work, out)
-                else:
-                    FORWARD[path.kind](self._net(), self._params, X,
-                                       (rows, work[1][0], work[2][0]), out)
-            return out
         else:
             work = (rows, self._empty(rows * sum(self._sizes[1:])),
                     self._empty(rows * self._sizes[-1]))
+            if path.n_parts > 1:
+                return self._forward_split(path.n_parts, X, work, out)
         FORWARD[path.kind](self._net(), self._params, X, work, out)
+        return out
+
+    def _forward_split(self, n_parts, X, work, out):
+        """A batched prediction split into ``n_parts`` parts: on threads while the cores are
+        free, else on one thread with ``work`` (the same arithmetic); BLAS on one thread
+        either way (its own threads would collapse as the parts' do)."""
+        on_threads = cores_free_recently(n_parts) if forced_way() is None else forced_way()
+        with one_blas_thread():
+            if not on_threads:
+                FORWARD[paths.BATCHED](self._net(), self._params, X, work, out)
+                return out
+            rows, acts, z_out = work
+            parts_work = (rows, np.empty((n_parts, acts.size), self._dtype),
+                          np.empty((n_parts, z_out.size), self._dtype))
+            self._on_threads(n_parts, FORWARD_THREADED, self._net(), self._params, X,
+                             parts_work, out)
         return out
 
     def _loss_grad(self, X, T, weights, loss, mean, l2):
