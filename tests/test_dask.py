@@ -22,6 +22,7 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 
 import fastnn  # noqa: E402
+from fastnn import model_selection  # noqa: E402
 
 X, y = load_digits(return_X_y=True)
 X = X[:600] / 16
@@ -38,18 +39,22 @@ def client():
     cluster.close()
 
 
-def search():
-    return GridSearchCV(fastnn.MLPClassifier(max_iter=8, random_state=0),
+def search(search_class):
+    return search_class(fastnn.MLPClassifier(max_iter=8, random_state=0),
                         {"hidden_layer_sizes": [(16,), (32,)], "alpha": [1e-4, 1e-2]}, cv=3,
                         n_jobs=2)
 
 
-def test_grid_search_on_dask_gives_the_scores_it_gives_locally(client):
+@pytest.mark.parametrize("search_class", [GridSearchCV, model_selection.GridSearchCV])
+def test_grid_search_on_dask_gives_the_scores_it_gives_locally(client, search_class):
+    """scikit-learn's search, and fastnn's (whose fits go to threads locally), under joblib's
+    dask backend."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        local = search().fit(X, y)
-        with joblib.parallel_backend("dask"):
-            on_dask = search().fit(X, y)
+        local = search(search_class).fit(X, y)
+        with joblib.parallel_backend("dask"), distributed.get_task_stream(client) as tasks:
+            on_dask = search(search_class).fit(X, y)
+    assert tasks.data  # the fits ran on the cluster (in batches joblib chose)
     for key in ("mean_test_score", "std_test_score", "split0_test_score"):
         np.testing.assert_allclose(on_dask.cv_results_[key], local.cv_results_[key], rtol=1e-12)
     assert on_dask.best_params_ == local.best_params_
