@@ -266,6 +266,8 @@ def test_asv_suites_import_and_the_call_overhead_runs():
     """The asv files are not collected by pytest: import each, and run the cheap suite."""
     import benchmarks.bench_compile  # noqa: F401
     import benchmarks.bench_latency  # noqa: F401
+    import benchmarks.bench_search  # noqa: F401
+    import benchmarks.bench_stack  # noqa: F401
     import benchmarks.bench_throughput  # noqa: F401
     from benchmarks.bench_overhead import IMPLEMENTATIONS, CallOverhead
     for implementation in IMPLEMENTATIONS:
@@ -295,3 +297,36 @@ def test_stack_bench_torch_vmap_trains_as_the_stack():
     run, _ = stacks.build_torch_vmap(workload, data, 3)
     _, history = workload.train_stack(data, 2, 3)
     np.testing.assert_allclose(run(2), history.loss[-1, -1], rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------- --search
+def test_search_bench_table(monkeypatch, capsys):
+    """The table's shape, on a one-candidate grid; the searches agree."""
+    pytest.importorskip("sklearn")
+    from fastnn.tools import searches
+    monkeypatch.setattr(searches, "SEARCH_GRID", {"hidden_layer_sizes": [(8,)], "alpha": [1e-4],
+                                                  "learning_rate_init": [1e-3]})
+    monkeypatch.setattr(searches, "QUICK_MAX_ITER", 2)
+    monkeypatch.setattr(searches, "first_search_seconds", lambda name, max_iter: 1.0)
+    assert main(["bench", "--search", "--quick", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| fastnn.model_selection | 1.00 s |" in out
+    assert "scikit-learn's search and estimator" in out
+    assert "largest difference 0.0e+00" in out
+
+
+def test_search_bench_first_search_runs_in_a_new_process():
+    pytest.importorskip("sklearn")
+    from fastnn.tools import searches
+    assert 0 < searches.first_search_seconds("fastnn.model_selection", 1) < 60
+
+
+def test_search_training_flops_count_every_fit_and_the_refit():
+    pytest.importorskip("sklearn")
+    from fastnn.tools import searches
+    X, y = searches.digits()
+    search = searches.make_search("fastnn.model_selection", "fastnn", 2,
+                                  scoring=searches._counting_scorers(), refit="accuracy")
+    search.set_params(param_grid={"hidden_layer_sizes": [(8,)]}).fit(X, y)
+    per_step = 4 * (64 * 8 + 8 * 10) + 2 * (8 * 10)
+    assert searches.training_flops(search, len(X)) == per_step * 2 * (2 * len(X) + len(X))

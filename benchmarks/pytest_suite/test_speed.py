@@ -17,7 +17,7 @@ import functools
 import numpy as np
 import pytest
 
-from fastnn.tools import bench, startup
+from fastnn.tools import bench, searches, stacks, startup
 from fastnn.tools.workloads import WORKLOADS
 
 
@@ -74,3 +74,37 @@ def test_first_call(benchmark, start_fresh_process, name, cache):
                                  setup=functools.partial(start_fresh_process, case,
                                                          cache == "cold"))
     assert seconds > 0
+
+
+@pytest.mark.parametrize("way", ["stack", "sequential"])
+@pytest.mark.parametrize("case", stacks.CASES, ids=lambda case: f"{case.n_models}x{case.workload}")
+def test_stack(benchmark, case, way):
+    """K networks as one MLPStack and as K fastnn.MLP fits one after another."""
+    workload = _workload(case.workload)
+    quick = benchmark.disabled
+    data = workload.data(quick)
+    epochs = case.quick_epochs if quick else workload.epochs
+    benchmark.group = f"many networks: {case.n_models} x {case.workload}"
+    benchmark.extra_info["sample_steps"] = case.n_models * len(data[0]) * epochs
+    if way == "stack":
+        train = lambda: workload.train_stack(data, epochs, case.n_models)[1].loss[-1, -1]  # noqa: E731
+    else:
+        train = lambda: stacks.sequential(workload, data, epochs, case.n_models)  # noqa: E731
+    assert np.isfinite(benchmark.pedantic(train, rounds=3, warmup_rounds=1))
+
+
+@pytest.mark.parametrize("name", list(searches.SEARCHES))
+def test_search(benchmark, name):
+    """The hyperparameter search of fastnn.tools.searches, by fastnn.model_selection and by
+    scikit-learn's GridSearchCV."""
+    pytest.importorskip("sklearn", reason="the search needs scikit-learn")
+    import warnings
+    X, y = searches.digits()
+    max_iter = searches.QUICK_MAX_ITER if benchmark.disabled else searches.MAX_ITER
+    benchmark.group = "search: GridSearchCV on load_digits"
+
+    def search():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return searches.make_search(*searches.SEARCHES[name], max_iter).fit(X, y)
+    assert benchmark.pedantic(search, rounds=3, warmup_rounds=1).best_score_ > 0

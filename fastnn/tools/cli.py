@@ -2,14 +2,14 @@
 
 ``python -m fastnn demo [NAME] [--out DIR] [--quick]``
 ``python -m fastnn bench [--workloads W1,W3] [--quick] [--repeat N] [--json FILE] [--peers]
-[--blas-native] [--startup] [--latency] [--stack]``
+[--blas-native] [--startup] [--latency] [--stack] [--search]``
 ``python -m fastnn sweep [--quick] [--plot FILE]``
 ``python -m fastnn compile [--dtype float32|float64]``
 """
 import argparse
 import sys
 
-from . import bench, compile as compile_kernels, demo, latency, stacks, startup, sweep
+from . import bench, compile as compile_kernels, demo, latency, searches, stacks, startup, sweep
 
 
 def main(argv=None):
@@ -51,6 +51,11 @@ def main(argv=None):
                    help="instead: many networks at once, fastnn.MLPStack (32 x W3, 8 x W6) "
                         "against as many fastnn.MLP fits one after another, one alone and "
                         "torch.func.vmap (where installed); with --quick and --repeat")
+    b.add_argument("--search", action="store_true",
+                   help="instead: a hyperparameter search (GridSearchCV, load_digits, 12 "
+                        "candidates x 3 folds) by fastnn.model_selection against scikit-learn's "
+                        "over fastnn's estimator and over its own (needs scikit-learn); with "
+                        "--quick and --repeat")
     s = commands.add_parser("sweep", help="cost against width, depth, batch size and samples")
     s.add_argument("--quick", action="store_true", help="short runs, no repeats")
     s.add_argument("--plot", metavar="FILE", help="also plot the sweep to FILE (needs matplotlib)")
@@ -81,6 +86,9 @@ def main(argv=None):
         parser.error("--repeat must be >= 1")
     if args.stack:
         stacks.run(quick=args.quick, repeat=args.repeat)
+        return 0
+    if args.search:
+        searches.run(quick=args.quick, repeat=args.repeat)
         return 0
     ids = args.workloads.split(",") if args.workloads else None
     try:
