@@ -79,12 +79,15 @@ class Optimizer:
         return hyper
 
     def move_to(self, model):
-        """Serve ``model`` from now on with the state kept so far (cast to its dtype): for a
-        model rebuilt with the same parameters in another dtype."""
+        """Serve ``model`` (a fastnn.MLP or MLPStack) from now on with the state kept so far
+        (cast to its dtype): for a model rebuilt with the same parameters in another dtype.
+        ValueError if the state has another shape than ``model`` needs (other parameters, or
+        another number of models)."""
         if self._state is not None:
-            if self._state.shape[1] != model.n_params:
-                raise ValueError(f"model: it has {model.n_params} parameters, this "
-                                 f"{type(self).__name__}'s state is for {self._state.shape[1]}")
+            shape, steps = model._optimizer_shapes(self.n_state)
+            if self._state.shape != shape or self._step.shape != steps:
+                raise ValueError(f"model: its {type(self).__name__} state would have shape "
+                                 f"{shape}, this one's has {self._state.shape}")
             self._state = self._state.astype(model.dtype)
         self._model = weakref.ref(model)
 

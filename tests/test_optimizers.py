@@ -60,3 +60,34 @@ def test_default_optimizer_is_fresh_sgd_each_call():
     b.fit(X, Y, optimizer=fastnn.SGD(lr=0.01), epochs=1, shuffle=False)
     b.fit(X, Y, optimizer=fastnn.SGD(lr=0.01), epochs=1, shuffle=False)
     np.testing.assert_array_equal(a.params, b.params)
+
+
+@pytest.mark.parametrize("stacked", [False, True], ids=["MLP", "MLPStack"])
+def test_move_to_keeps_the_state_for_the_same_parameters_in_another_dtype(stacked):
+    make = (lambda dtype: fastnn.MLPStack([3, 4, 1], 2, seed=0, dtype=dtype)) if stacked else \
+        (lambda dtype: fastnn.MLP([3, 4, 1], seed=0, dtype=dtype))
+    X = np.random.default_rng(0).random((8, 3))
+    model = make("float64")
+    optimizer = fastnn.SGD(lr=0.1, momentum=0.9)
+    model.fit(X, X[:, :1], optimizer=optimizer, epochs=2)
+    before, steps = optimizer.velocity.copy(), optimizer.steps
+    rebuilt = make("float32")
+    optimizer.move_to(rebuilt)
+    assert optimizer.velocity.dtype == np.float32
+    np.testing.assert_array_equal(optimizer.velocity, before.astype(np.float32))
+    np.testing.assert_array_equal(optimizer.steps, steps)
+    rebuilt.fit(X.astype(np.float32), X[:, :1], optimizer=optimizer, epochs=1)  # serves it
+
+
+@pytest.mark.parametrize("other", [
+    lambda: fastnn.MLP([3, 5, 1], seed=0),                 # other parameters
+    lambda: fastnn.MLPStack([3, 4, 1], 2, seed=0),          # a stack, the state a model's
+])
+def test_move_to_refuses_a_model_of_another_shape(other):
+    X = np.random.default_rng(0).random((8, 3))
+    optimizer = fastnn.SGD(lr=0.1, momentum=0.9)
+    fastnn.MLP([3, 4, 1], seed=0).fit(X, X[:, :1], optimizer=optimizer, epochs=1)
+    velocity = optimizer.velocity.copy()
+    with pytest.raises(ValueError, match="state would have shape"):
+        optimizer.move_to(other())
+    np.testing.assert_array_equal(optimizer.velocity, velocity)
