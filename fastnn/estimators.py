@@ -71,6 +71,44 @@ def _shuffled(rows, random_state):
     return rows[order]
 
 
+def is_plain_labels(y):
+    """Whether y is a 1-D NumPy array of integers or booleans: labels whose binarization
+    fitted_label_binarizer and binarized take directly."""
+    return type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "iub"
+
+
+def fitted_label_binarizer(y):
+    """LabelBinarizer().fit(y). For plain labels (is_plain_labels) its fitted state is set
+    directly: classes_ from np.unique, y_type_ "binary" for at most two labels, else
+    "multiclass", as type_of_target says for integers; its checks cost about 0.2 ms a call,
+    a large part of a small fit."""
+    binarizer = LabelBinarizer()
+    if not is_plain_labels(y) or len(y) == 0:
+        return binarizer.fit(y)
+    binarizer.classes_ = np.unique(y)
+    binarizer.y_type_ = "binary" if len(binarizer.classes_) <= 2 else "multiclass"
+    binarizer.sparse_input_ = False
+    return binarizer
+
+
+def binarized(binarizer, y, dtype):
+    """binarizer.transform(y).astype(dtype) (a fitted LabelBinarizer with the default labels).
+    Plain labels (is_plain_labels) of binary or multiclass classes are compared with the
+    classes directly, as label_binarize does (one column per class; for two classes, one
+    column that is 1 for the second), saving its checks (about 0.4 ms a call)."""
+    classes = binarizer.classes_
+    if (is_plain_labels(y) and binarizer.y_type_ in ("binary", "multiclass")
+            and classes.dtype.kind in "iub" and binarizer.neg_label == 0
+            and binarizer.pos_label == 1 and not binarizer.sparse_output):
+        if len(classes) >= 3:
+            return (y[:, np.newaxis] == classes).astype(dtype)
+        if np.isin(y, classes).all():  # at most two labels: label_binarize's binary case
+            if len(classes) == 1:
+                return np.zeros((len(y), 1), dtype)
+            return (y == classes[1]).astype(dtype)[:, np.newaxis]
+    return binarizer.transform(y).astype(dtype)
+
+
 class BaseMLP(BaseEstimator):
     """Shared by MLPClassifier and MLPRegressor; subclasses set the output layer and targets."""
 
@@ -467,11 +505,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y)
+            self._label_binarizer = fitted_label_binarizer(y)
             self.classes_ = self._label_binarizer.classes_
         else:
-            classes = unique_labels(y)
+            classes = np.unique(y) if is_plain_labels(y) else unique_labels(y)
             if self.warm_start:
                 if set(classes) != set(self.classes_):
                     raise ValueError("warm_start can only be used where `y` has the same classes "
@@ -480,7 +517,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
                                  f"{self.classes_}. 'y' has {classes}.")
-        return X, self._label_binarizer.transform(y).astype(X.dtype)
+        return X, binarized(self._label_binarizer, y, X.dtype)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)

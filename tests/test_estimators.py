@@ -554,3 +554,41 @@ def test_small_predictions_of_a_model_fitted_on_a_dataframe_warn_as_scikit_learn
     model = fit_quietly(fastnn.MLPClassifier((4,), max_iter=2, random_state=0), frame, y)
     with pytest.warns(UserWarning, match="feature names"):
         model.predict(X[:1].copy())
+
+
+LABELS = {
+    "binary": np.array([0, 1, 1, 0]),
+    "multiclass int32": np.array([3, 1, 2, 2], np.int32),
+    "one class": np.array([5, 5, 5]),
+    "booleans": np.array([True, False, True]),
+    "negative int16": np.array([-1, 7], np.int16),
+    "ten uint8": np.arange(10, dtype=np.uint8),
+    "strings": np.array(["b", "a", "c"]),           # LabelBinarizer's own way
+    "floats": np.array([0.0, 1.0, 2.0]),
+}
+LATER = {  # labels transformed after fitting on LABELS[key]
+    "binary": [np.array([1, 1]), np.array([0, 2]), np.array([0, 1, 2])],
+    "multiclass int32": [np.array([2], np.int32), np.array([1, 3, 9])],
+    "one class": [np.array([5]), np.array([5, 6])],
+    "booleans": [np.array([False])],
+}
+
+
+@pytest.mark.parametrize("name", LABELS)
+def test_labels_binarize_as_label_binarizer_does(name):
+    """The classifier's own binarization of integer and boolean labels (estimators.
+    fitted_label_binarizer and binarized) gives LabelBinarizer's fitted state and columns."""
+    from sklearn.preprocessing import LabelBinarizer
+    from fastnn.estimators import binarized, fitted_label_binarizer
+    y = LABELS[name]
+    ours, theirs = fitted_label_binarizer(y), LabelBinarizer().fit(y)
+    assert vars(ours).keys() == vars(theirs).keys()
+    assert ours.y_type_ == theirs.y_type_ and ours.sparse_input_ == theirs.sparse_input_
+    assert ours.classes_.dtype == theirs.classes_.dtype
+    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+    for labels in [y] + LATER.get(name, []):
+        for dtype in (np.float32, np.float64):
+            expected = theirs.transform(labels).astype(dtype)
+            got = binarized(ours, labels, dtype)
+            assert got.dtype == expected.dtype
+            np.testing.assert_array_equal(got, expected)
