@@ -134,7 +134,8 @@ class MLPStack:
              seed=None, dtype="float64"): model k starts from exactly the weights of
     ``fastnn.MLP(sizes, ..., seed=seeds[k])``, where ``seed`` an int s gives seeds s, s + 1,
     ..., a sequence gives one seed per model, and None draws K seeds from fresh entropy
-    (``stack.seeds`` keeps them). See the README's "Many networks at once".
+    (``stack.seeds`` keeps them). See the README's "Many networks, and more than one
+    machine".
     """
 
     def __init__(self, sizes, n_models, hidden="tanh", output="sigmoid", bias=True,

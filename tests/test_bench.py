@@ -315,6 +315,17 @@ def test_search_bench_table(monkeypatch, capsys):
     assert "largest difference 0.0e+00" in out
 
 
+def test_search_bench_blas_native_runs_a_worker_without_the_openblas_settings(monkeypatch):
+    pytest.importorskip("sklearn")
+    from fastnn.tools import searches
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    calls = []
+    monkeypatch.setattr(bench, "run_without_blas_settings",
+                        lambda *arguments: calls.append(arguments) or {"rows": []})
+    assert searches.run(blas_native=True, quick=True, repeat=1) == {"rows": []}
+    assert calls[0][:2] == ("fastnn.tools.searches", {"quick": True, "repeat": 1})
+
+
 def test_search_bench_first_search_runs_in_a_new_process():
     pytest.importorskip("sklearn")
     from fastnn.tools import searches

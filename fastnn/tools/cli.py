@@ -55,7 +55,7 @@ def main(argv=None):
                    help="instead: a hyperparameter search (GridSearchCV, load_digits, 12 "
                         "candidates x 3 folds) by fastnn.model_selection against scikit-learn's "
                         "over fastnn's estimator and over its own (needs scikit-learn); with "
-                        "--quick and --repeat")
+                        "--quick, --repeat and --blas-native")
     s = commands.add_parser("sweep", help="cost against width, depth, batch size and samples")
     s.add_argument("--quick", action="store_true", help="short runs, no repeats")
     s.add_argument("--plot", metavar="FILE", help="also plot the sweep to FILE (needs matplotlib)")
@@ -88,7 +88,7 @@ def main(argv=None):
         stacks.run(quick=args.quick, repeat=args.repeat)
         return 0
     if args.search:
-        searches.run(quick=args.quick, repeat=args.repeat)
+        searches.run(blas_native=args.blas_native, quick=args.quick, repeat=args.repeat)
         return 0
     ids = args.workloads.split(",") if args.workloads else None
     try:

@@ -147,9 +147,12 @@ def format_table(result):
     return "\n".join(lines)
 
 
-def run(quick=False, repeat=3, out=print):
-    """Measure, print and return the result."""
-    from .bench import describe_blas, describe_machine, warn_if_busy
+def run(blas_native=False, quick=False, repeat=3, out=print):
+    """Measure, print and return the result; with ``blas_native``, in a worker process
+    without the OpenBLAS settings (fastnn.tools.bench.BLAS_SETTINGS)."""
+    from .bench import describe_blas, describe_machine, run_without_blas_settings, warn_if_busy
+    if blas_native:
+        return run_without_blas_settings(__name__, {"quick": quick, "repeat": repeat}, out)
     result = measure(quick, repeat)
     out(f"fastnn bench --search{' --quick' if quick else ''}: {describe_machine()}")
     out(describe_blas())
