@@ -52,6 +52,12 @@ SCORE_KEYS = ("mean_test_score", "std_test_score", "rank_test_score", "split0_te
               "mean_train_score", "mean_test_accuracy", "mean_test_neg_log_loss")
 
 
+@pytest.fixture(autouse=True)
+def fits_on_threads_however_small(monkeypatch):
+    """The searches here train small fits, which run on threads only with no minimum."""
+    monkeypatch.setattr(model_selection, "MIN_THREADED_FLOPS", 0)
+
+
 def searched(search_class, estimator, data, **arguments):
     arguments = dict(dict(cv=3, n_jobs=2), **arguments)
     with warnings.catch_warnings():
@@ -166,3 +172,33 @@ def test_a_search_that_raises_leaves_the_thread_settings_as_they_were():
     (Ridge(), False), (make_pipeline(fastnn.MLPRegressor(), Ridge()), False)])
 def test_trains_fastnn(estimator, expected):
     assert model_selection.trains_fastnn(estimator) is expected
+
+
+@pytest.mark.parametrize("search, expected", [
+    # digits: 1797 rows x 64 features; 6 flops per weight, row and epoch
+    (model_selection.GridSearchCV(fastnn.MLPClassifier(max_iter=30),
+                                  {"hidden_layer_sizes": [(32,), (128,)]}), True),
+    (model_selection.GridSearchCV(fastnn.MLPClassifier(max_iter=30),
+                                  {"hidden_layer_sizes": [(1,), (128,)]}), False),  # 20 MFLOP
+    (model_selection.GridSearchCV(fastnn.MLPClassifier(max_iter=2), {"alpha": [1e-4]}), True),
+    (model_selection.GridSearchCV(fastnn.MLPClassifier((8,), max_iter=5), {"alpha": [1.0]}),
+     False),
+    (model_selection.GridSearchCV(make_pipeline(StandardScaler(), fastnn.MLPClassifier()),
+                                  {"mlpclassifier__max_iter": [10, 20]}), True),
+    (model_selection.GridSearchCV(make_pipeline(StandardScaler(), fastnn.MLPClassifier()),
+                                  {"mlpclassifier": [fastnn.MLPClassifier(), Ridge()]}), False),
+    (model_selection.RandomizedSearchCV(fastnn.MLPClassifier(), {"alpha": loguniform(1e-5, 1)},
+                                        n_iter=2), True),
+    (model_selection.GridSearchCV(Ridge(), {"alpha": [1.0]}), False),
+])
+def test_fits_go_to_threads_when_they_repay_it(monkeypatch, search, expected):
+    monkeypatch.setattr(model_selection, "MIN_THREADED_FLOPS", 1e8)
+    assert search._fits_repay_threads(digits_X) is expected
+
+
+def test_small_fits_are_searched_as_scikit_learn_searches_them(monkeypatch):
+    monkeypatch.setattr(model_selection, "MIN_THREADED_FLOPS", 1e8)
+    RecordingClassifier.seen = []
+    searched(model_selection.GridSearchCV, RecordingClassifier(max_iter=2, random_state=0),
+             CLASSIFICATION, param_grid=GRID, n_jobs=1)
+    assert [forced for forced, _ in RecordingClassifier.seen] == [None] * (4 * 3 + 1)
