@@ -94,11 +94,14 @@ class _FitsOnThreads:
         if trained_mlp(self.estimator) is None or len(shape) != 2:
             return False
         smallest = float("inf")
-        for candidate in self._candidates_to_size():
-            estimator = trained_mlp(clone(self.estimator).set_params(**candidate))
-            if estimator is None:  # a candidate replaces the fastnn step
-                return False
-            smallest = min(smallest, training_flops(estimator, shape[0], shape[1]))
+        try:
+            for candidate in self._candidates_to_size():
+                estimator = trained_mlp(clone(self.estimator).set_params(**candidate))
+                if estimator is None:  # a candidate replaces the fastnn step
+                    return False
+                smallest = min(smallest, training_flops(estimator, shape[0], shape[1]))
+        except Exception:  # a bad grid: scikit-learn's search raises its own error
+            return False
         return smallest >= MIN_THREADED_FLOPS
 
 

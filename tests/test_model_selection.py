@@ -190,6 +190,8 @@ def test_trains_fastnn(estimator, expected):
     (model_selection.RandomizedSearchCV(fastnn.MLPClassifier(), {"alpha": loguniform(1e-5, 1)},
                                         n_iter=2), True),
     (model_selection.GridSearchCV(Ridge(), {"alpha": [1.0]}), False),
+    (model_selection.GridSearchCV(fastnn.MLPClassifier(), {"no_such": [1]}), False),
+    (model_selection.GridSearchCV(fastnn.MLPClassifier(), "not a grid"), False),
 ])
 def test_fits_go_to_threads_when_they_repay_it(monkeypatch, search, expected):
     monkeypatch.setattr(model_selection, "MIN_THREADED_FLOPS", 1e8)
@@ -202,3 +204,13 @@ def test_small_fits_are_searched_as_scikit_learn_searches_them(monkeypatch):
     searched(model_selection.GridSearchCV, RecordingClassifier(max_iter=2, random_state=0),
              CLASSIFICATION, param_grid=GRID, n_jobs=1)
     assert [forced for forced, _ in RecordingClassifier.seen] == [None] * (4 * 3 + 1)
+
+
+@pytest.mark.parametrize("grid", [{"no_such": [1]}, "not a grid"])
+def test_a_bad_grid_raises_scikit_learns_error(grid):
+    errors = []
+    for search in (model_selection.GridSearchCV, sklearn_model_selection.GridSearchCV):
+        with pytest.raises((ValueError, TypeError)) as error:
+            search(fastnn.MLPClassifier(max_iter=1), grid, n_jobs=2).fit(*CLASSIFICATION)
+        errors.append((error.type, str(error.value)))
+    assert errors[0] == errors[1]
