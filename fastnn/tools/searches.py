@@ -12,7 +12,6 @@ machine's float64 GEMM peak give the least time any implementation can take.
 import statistics
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -105,7 +104,7 @@ def first_search_seconds(name, max_iter):
 
 def measure(quick=False, repeat=3):
     """{"rows": [{name, first, warm}], "flops", "peak", "max_diff", ...}."""
-    from .bench import gemm_peak
+    from .bench import gemm_peak, interleaved
     max_iter = QUICK_MAX_ITER if quick else MAX_ITER
     X, y = digits()
     searches = {name: (lambda name=name: make_search(*SEARCHES[name], max_iter).fit(X, y))
@@ -120,15 +119,10 @@ def measure(quick=False, repeat=3):
                  for name in SEARCHES}
         for search in searches.values():  # the workers started, everything loaded
             search()
-        times = {name: [] for name in searches}
-        for _ in range(repeat):
-            for name, search in searches.items():
-                started = time.perf_counter()
-                search()
-                times[name].append(time.perf_counter() - started)
+        warm, _ = interleaved(searches, repeat)
     flops = training_flops(counted, len(X))
     peak = gemm_peak(np.float64)
-    rows = [{"name": name, "first": first[name], "warm": statistics.median(times[name])}
+    rows = [{"name": name, "first": first[name], "warm": warm[name]}
             for name in SEARCHES]
     return {"rows": rows, "flops": flops, "peak": peak, "max_iter": max_iter,
             "max_diff": float(np.abs(counted.cv_results_["mean_test_accuracy"]
