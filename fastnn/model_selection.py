@@ -43,12 +43,6 @@ def trained_mlp(estimator):
     return estimator if isinstance(estimator, BaseMLP) else None
 
 
-def trains_fastnn(estimator):
-    """Whether fitting ``estimator`` trains a fastnn estimator (it is one, or a Pipeline
-    ending in one)."""
-    return trained_mlp(estimator) is not None
-
-
 def training_flops(estimator, n_samples, n_features):
     """Floating-point operations of at most max_iter epochs over n_samples rows of
     ``estimator`` (a fastnn estimator) with one output: 6 per weight and row (forward,

@@ -170,8 +170,8 @@ def test_a_search_that_raises_leaves_the_thread_settings_as_they_were():
     (make_pipeline(StandardScaler(), fastnn.MLPClassifier()), True),
     (make_pipeline(make_pipeline(StandardScaler(), fastnn.MLPRegressor())), True),
     (Ridge(), False), (make_pipeline(fastnn.MLPRegressor(), Ridge()), False)])
-def test_trains_fastnn(estimator, expected):
-    assert model_selection.trains_fastnn(estimator) is expected
+def test_trained_mlp_finds_the_fastnn_estimator(estimator, expected):
+    assert (model_selection.trained_mlp(estimator) is not None) is expected
 
 
 @pytest.mark.parametrize("search, expected", [
