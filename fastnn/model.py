@@ -23,16 +23,15 @@ from .threads import (choice_for, cores_free_recently, forced_way, have_cores, o
 
 TRAIN = {paths.PER_SAMPLE: train_per_sample, paths.NARROW: train_narrow,
          paths.BATCHED: train_batched, paths.SPARSE: train_sparse}
-"""The training kernel of each path; batches split into parts run on threads in THREADED, or
-one after another in TRAIN[BATCHED] (the same arithmetic)."""
+"""The training kernel of each path; batches split into parts run in THREADED, on threads or on
+one thread (the same kernel and arithmetic either way, so a fit compiles one of the two)."""
 THREADED = train_threaded
 LOSS_GRAD = {paths.NARROW: loss_grad_narrow, paths.BATCHED: loss_grad_batched,
              paths.SPARSE: loss_grad_sparse}
 FORWARD = {paths.NARROW: forward_narrow, paths.BATCHED: forward_batched,
            paths.SPARSE: forward_sparse}
-"""The prediction kernel of each path; predictions split into parts run on threads in
-FORWARD_THREADED while the cores are free, else in one part by FORWARD[BATCHED] (the same
-arithmetic)."""
+"""The prediction kernel of each path; predictions split into parts run in FORWARD_THREADED, on
+threads while the cores are free, else on one thread."""
 FORWARD_THREADED = forward_threaded
 NO_ORDER = np.empty((1, 0), np.int64)
 """The order of one pass over every row in storage order."""
@@ -68,19 +67,16 @@ class MLP(Network):
         return out
 
     def _forward_split(self, n_parts, X, work, out):
-        """A batched prediction split into ``n_parts`` parts: on threads while the cores are
-        free, else on one thread with ``work`` (the same arithmetic); BLAS on one thread
-        either way (its own threads would collapse as the parts' do)."""
+        """A batched prediction split into ``n_parts`` parts (blocks of ``work``'s size): on
+        threads while the cores are free, else one after another; BLAS on one thread either
+        way (its own threads would collapse as the parts' do)."""
         on_threads = cores_free_recently(n_parts) if forced_way() is None else forced_way()
+        rows, acts, z_out = work
+        parts_work = (rows, np.empty((n_parts, acts.size), self._dtype),
+                      np.empty((n_parts, z_out.size), self._dtype))
         with one_blas_thread():
-            if not on_threads:
-                FORWARD[paths.BATCHED](self._net(), self._params, X, work, out)
-                return out
-            rows, acts, z_out = work
-            parts_work = (rows, np.empty((n_parts, acts.size), self._dtype),
-                          np.empty((n_parts, z_out.size), self._dtype))
-            self._on_threads(n_parts, FORWARD_THREADED, self._net(), self._params, X,
-                             parts_work, out)
+            self._on_threads(n_parts if on_threads else 1, FORWARD_THREADED, self._net(),
+                             self._params, X, parts_work, out)
         return out
 
     def _loss_grad(self, X, T, weights, loss, mean, l2):
@@ -106,12 +102,11 @@ class MLP(Network):
         batches = (X, T, weights, orders, weights_of_batches, batch_size, mean,
                    self._dtype.type(l2))
         out = (np.empty(len(orders)), np.empty(len(orders)))
-        work = self._workspace(path, shuffled)
         if path.n_parts == 1:
-            done = TRAIN[path.kind](net, self._params, opt, batches, work, out)
+            done = TRAIN[path.kind](net, self._params, opt, batches,
+                                    self._workspace(path, shuffled), out)
             return out[0][:done], out[1][:done]
-        threaded_work = self._threaded_workspace(batch_size, path.n_parts, shuffled, work[0])
-        one_thread = TRAIN[paths.BATCHED]
+        threaded_work = self._threaded_workspace(batch_size, path.n_parts, shuffled)
         choice = choice_for((tuple(self._sizes), batch_size, self._dtype.name, path.n_parts))
         done = 0
         while done < len(orders):
@@ -127,15 +122,12 @@ class MLP(Network):
             with one_blas_thread():
                 if on_threads:
                     wake_threads()
-                compiled = len(THREADED.overloads) + len(one_thread.overloads)
+                compiled = len(THREADED.overloads)
                 started = time.perf_counter()
-                if on_threads:
-                    ran = self._on_threads(path.n_parts, THREADED, net, self._params, opt, run,
-                                           threaded_work, results)
-                else:
-                    ran = one_thread(net, self._params, opt, run, work, results)
+                ran = self._on_threads(path.n_parts if on_threads else 1, THREADED, net,
+                                       self._params, opt, run, threaded_work, results)
                 seconds = time.perf_counter() - started
-            if len(THREADED.overloads) + len(one_thread.overloads) == compiled:
+            if len(THREADED.overloads) == compiled:
                 choice.record(on_threads, probe, ran * X.shape[0], seconds)  # not compiling
             done += ran
             if ran < count:  # stopped at a non-finite loss
@@ -164,26 +156,27 @@ class MLP(Network):
             return (np.zeros_like(self._params), self._empty(self._params.size), rows,
                     self._empty(layers), self._empty(layers), self._empty(rows * sizes[-1]),
                     self._empty(gathered * sizes[-1]), np.empty(gathered))
-        return self._batched_workspace(rows, path.n_parts, shuffled)
+        return self._batched_workspace(rows, shuffled)
 
-    def _batched_workspace(self, rows, n_parts, shuffled):
+    def _batched_workspace(self, rows, shuffled):
         """fastnn.kernels.batched's workspace for blocks of ``rows`` rows (the gather buffers
         empty when rows are taken in storage order)."""
         gathered = rows if shuffled else 0
         layers = rows * sum(self._sizes[1:])
-        return (np.zeros_like(self._params), self._empty(self._params.size), rows, n_parts,
+        return (np.zeros_like(self._params), self._empty(self._params.size), rows,
                 self._empty(layers), self._empty(layers), self._empty(rows * self._sizes[-1]),
                 self._empty(gathered * self._sizes[0]),
                 self._empty(gathered * self._sizes[-1]), np.empty(gathered))
 
-    def _threaded_workspace(self, batch_size, n_parts, shuffled, grad):
-        """fastnn.kernels.threaded's workspace: the gradient ``grad``, and a batched
-        workspace per part, for parts of up to ceil(batch_size / n_parts) rows (each part one
-        block, as train_batched takes it), stacked."""
+    def _threaded_workspace(self, batch_size, n_parts, shuffled):
+        """fastnn.kernels.threaded's workspace: the gradient, and a batched workspace per
+        part, for parts of up to ceil(batch_size / n_parts) rows (each part one block),
+        stacked."""
         part_rows = -(-batch_size // n_parts)
-        parts = [self._batched_workspace(part_rows, 1, shuffled) for _ in range(n_parts)]
-        grads, scratches, _, _, *buffers = zip(*parts)
-        return (grad, part_rows, np.stack(grads), np.stack(scratches), *map(np.stack, buffers),
+        parts = [self._batched_workspace(part_rows, shuffled) for _ in range(n_parts)]
+        grads, scratches, _, *buffers = zip(*parts)
+        return (np.zeros_like(self._params), part_rows, np.stack(grads), np.stack(scratches),
+                *map(np.stack, buffers),
                 np.zeros((2, n_parts)))
 
     @staticmethod

@@ -1,9 +1,8 @@
 """Threads for the batched path: the threads numba may use, and whether a batch's parts
 (fastnn.paths decides the split) run on threads now or one after another.
 
-The split fixes the arithmetic: on threads (fastnn.kernels.threaded) or on one thread
-(fastnn.kernels.batched.train_batched with the same number of parts, one product per part)
-training ends on the same bits. Whether the parts run on threads follows the machine: with
+The split fixes the arithmetic: fastnn.kernels.threaded runs the parts on threads or, with
+numba's threads set to one, one after another, and training ends on the same bits. Whether the parts run on threads follows the machine: with
 another process keeping one core of two busy, batches on 2 threads collapse (a thread that
 has lost its core holds up every batch), as PyTorch's and OpenBLAS's own thread pools do
 there, to a fraction of one thread's speed. So threads run only while the
@@ -159,10 +158,10 @@ class ThreadChoice:
 
     While other processes take the cores the parts would need, one thread runs. Otherwise the
     first way is threads, and a fit too short to repay a measurement of the other way runs on
-    them throughout: a probe costs a warm-up call, compiling or loading the other kernel and
-    calls at the slower speed. The other way is probed once the first has run PROBE_AFTER
-    seconds and 1/PROBE_SHARE times as long as a probe takes (at least PROBE_SECONDS and one
-    epoch, which for a large data set is long). Then the faster runs, in calls of about
+    them throughout: a probe costs a warm-up call and calls at the slower speed. The other
+    way is probed once the first has run PROBE_AFTER seconds and 1/PROBE_SHARE times as long
+    as a probe takes (at least PROBE_SECONDS and one epoch, which for a large data set is
+    long). Then the faster runs, in calls of about
     RUN_SECONDS (so a long fit comes back to choose), and the slower is probed again after
     PROBE_AFTER, twice as late each time it is still slower, up to MAX_PROBE_AFTER. Each
     way's first call is a warm-up, not counted (the first epochs on threads can run at half

@@ -253,20 +253,38 @@ def test_choice_per_training_shape():
     assert threads.choice_for(("a", 1)) is not threads.choice_for(("a", 2))
 
 
+@pytest.fixture
+def thread_counts(monkeypatch):
+    """The numba thread count of each call of the split kernels (training and forward), in
+    order: one kernel runs the parts either way, on threads or on one thread."""
+    counts = []
+
+    def counted(kernel):
+        def call(*arguments):
+            counts.append(numba.get_num_threads())
+            return kernel(*arguments)
+        call.overloads = kernel.overloads
+        return call
+
+    monkeypatch.setattr(model, "THREADED", counted(model.THREADED))
+    monkeypatch.setattr(model, "FORWARD_THREADED", counted(model.FORWARD_THREADED))
+    return counts
+
+
 @pytest.mark.parametrize("way", [True, False])
-def test_parts_on_threads_forces_the_way(parts, kernel_calls, way):
+def test_parts_on_threads_forces_the_way(parts, kernel_calls, thread_counts, way):
     parts(2)
     X, Y = make_data(128, [8, 64, 4], "linear", "squared_error", seed=40)
     net = fastnn.MLP([8, 64, 4], output="linear", seed=0)
     with threads.parts_on_threads(way):
         net.fit(X, Y, epochs=3, batch_size=64)
-    assert set(kernel_calls) == {"threaded" if way else "train:batched"}
+    assert set(kernel_calls) == {"threaded"} and set(thread_counts) == {2 if way else 1}
     assert threads.forced_way() is None
 
 
 @pytest.mark.parametrize("cores_free", [True, False])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_predictions_split_over_threads_while_the_cores_are_free(monkeypatch, kernel_calls,
+def test_predictions_split_over_threads_while_the_cores_are_free(monkeypatch, thread_counts,
                                                                  cores_free, dtype):
     """A prediction with enough work runs its parts on threads while the cores are free and
     on one thread otherwise: each row's outputs as the reference's."""
@@ -278,7 +296,7 @@ def test_predictions_split_over_threads_while_the_cores_are_free(monkeypatch, ke
     X, _ = make_data(1501, sizes, "softmax", "cross_entropy", seed=42, dtype=dtype)
     assert paths.choose("forward", 1501, sizes, np.dtype(dtype).itemsize).n_parts == 2
     assert_matches(fast.forward(X), ref.forward(X), dtype)
-    assert kernel_calls == ["forward:threaded" if cores_free else "forward:batched"]
+    assert thread_counts == [2 if cores_free else 1]
 
 
 # --------------------------------------------------------------------------- Python threads

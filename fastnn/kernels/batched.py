@@ -6,11 +6,10 @@ start at w_off[l], its bias at b_off[l] (-1: no bias). Activations and deltas of
 1..L for a block of up to ``block_rows`` rows live in flat buffers, layer after layer.
 Inputs, targets and blocks are flat C-contiguous slices, reshaped to (rows, width) views.
 
-The workspace: ``work = (grad, scratch, block_rows, n_parts, acts, deltas, z_out, x_buf,
-t_buf, w_buf)``: the gradient, a parameter-shaped scratch buffer, the block size, the parts a
-batch splits into (fastnn.kernels.threaded runs them on threads; here they run one after
-another, with the same arithmetic), the activation, delta and output-z buffers of a block,
-and buffers that gather a block's shuffled input, target and weight rows.
+The workspace: ``work = (grad, scratch, block_rows, acts, deltas, z_out, x_buf, t_buf,
+w_buf)``: the gradient, a parameter-shaped scratch buffer, the block size, the activation,
+delta and output-z buffers of a block, and buffers that gather a block's shuffled input,
+target and weight rows.
 """
 from ._jit import kernel
 from .activations import activate, multiply_derivative, softmax_rows
@@ -18,8 +17,8 @@ from .buffers import copy
 from .codes import SOFTMAX
 from .dense import dense_backward, dense_forward
 from .losses import delta_needs_derivative, loss_rows
-from .updates import (add_weight_penalty, batch_scale, batch_share, parameter_range,
-                      penalize_and_update, record_epoch)
+from .updates import (add_weight_penalty, batch_scale, batch_share, penalize_and_update,
+                      record_epoch)
 
 
 @kernel(inline=True)
@@ -149,7 +148,7 @@ def batch_loss_grad(net, params, X, T, weights, order, start, stop, part_rows, s
     (loss_grad_block), in blocks of whole parts of at most ``block_rows`` rows (the buffers'
     size), or blocks of ``block_rows`` when a part is longer.
     """
-    grad, scratch, block_rows, _, acts, deltas, z_out, x_buf, t_buf, w_buf = work
+    grad, scratch, block_rows, acts, deltas, z_out, x_buf, t_buf, w_buf = work
     n_in = X.shape[1]
     n_out = T.shape[1]
     x = X.reshape(X.size)
@@ -194,15 +193,10 @@ def train_batched(net, params, opt, batches, work, out):
     else 1) times its derivative. A batch of weight 0 makes no update. out = (epoch_losses,
     epoch_penalties): epoch e's loss over its weight, and the penalty part of it. Stops after
     the first epoch whose loss is not finite.
-
-    Each batch is summed in ``n_parts`` parts of its rows (its penalty and update over as many
-    ranges of the parameters): one thread's share each in fastnn.kernels.threaded, whose
-    results this reproduces bit for bit on one thread.
     """
     X, T, weights, orders, batch_weights, batch_size, mean, l2 = batches
     step = opt[3]
     grad = work[0]
-    n_parts = work[3]
     n = X.shape[0]
     n_epochs = orders.shape[0]
     shuffled = orders.shape[1] > 0
@@ -221,15 +215,11 @@ def train_batched(net, params, opt, batches, work, out):
             factor, counted = batch_share(mean, stop - start, weight)
             weight_total += counted
             scale = batch_scale(mean, weight)
-            part_rows = (stop - start + n_parts - 1) // n_parts
             total += factor * batch_loss_grad(net, params, X, T, weights, order, start, stop,
-                                              part_rows, scale, work)
+                                              stop - start, scale, work)
             step[0] += 1
-            batch_penalty = 0.0
-            for part in range(n_parts):
-                lo, hi = parameter_range(part, n_parts, params.size)
-                batch_penalty += penalize_and_update(l2, scale, params, grad, net, opt, lo, hi)
-            penalties += factor * batch_penalty
+            penalties += factor * penalize_and_update(l2, scale, params, grad, net, opt, 0,
+                                                      params.size)
         if not record_epoch(epoch, total, penalties, weight_total, out):
             return epoch + 1
     return n_epochs

@@ -4,8 +4,9 @@ batch_loss_grad) into its own gradient buffer; then grad = sum of the parts' gra
 the penalty and optimizer update run over ``n_parts`` disjoint ranges of the parameters.
 
 Two parallel loops per batch, no shared writes: ``numba.prange`` hands part p (and
-parameter range p) to one thread. fastnn.kernels.batched.train_batched with the same
-``n_parts`` does the same arithmetic on one thread, to the bit.
+parameter range p) to one thread. With numba's threads set to one, the same kernel runs the
+parts one after another: the same arithmetic, to the bit, so a fit that switches between
+threads and one thread compiles one kernel.
 
 The workspace: ``work = (grad, block_rows, grad_parts, scratch_parts, acts_parts,
 deltas_parts, z_out_parts, x_buf_parts, t_buf_parts, w_buf_parts, part_sums)``: row p of
@@ -56,7 +57,7 @@ def train_threaded(net, params, opt, batches, work, out):
                 first = start + min(part * part_rows, rows)
                 stop = start + min((part + 1) * part_rows, rows)
                 if stop > first:
-                    part_work = (grad_parts[part], scratch_parts[part], block_rows, 1,
+                    part_work = (grad_parts[part], scratch_parts[part], block_rows,
                                  acts_parts[part], deltas_parts[part], z_out_parts[part],
                                  x_buf_parts[part], t_buf_parts[part], w_buf_parts[part])
                     part_losses[part] = batch_loss_grad(net, params, X, T, weights, order,
@@ -79,7 +80,7 @@ def train_threaded(net, params, opt, batches, work, out):
                 part_penalties[part] = penalize_and_update(l2, scale, params, grad, net, opt,
                                                            lo, hi)
             batch_total = 0.0
-            batch_penalty = 0.0  # summed as train_batched sums them
+            batch_penalty = 0.0  # the parts' sums, added in part order
             for part in range(n_parts):
                 batch_total += part_losses[part]
                 batch_penalty += part_penalties[part]

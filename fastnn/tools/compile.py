@@ -3,10 +3,10 @@ Numba's cache, so that later processes (a container image, CI, cluster workers) 
 instead of compiling. The cache is NUMBA_CACHE_DIR when set, else the ``__pycache__`` folders
 of the installed package; it holds code for this machine's CPU.
 
-CALLS makes one call of each kind (training on each path, split batches on threads and not,
-the loss and gradient and predictions on the narrow, batched and sparse paths, predictions
-split over threads, and a fastnn.MLPStack's per-sample training in lanes; its other paths run
-fastnn.MLP's kernels) with small arrays; the kernels' types depend only on the dtype, so these
+CALLS makes one call of each kind (training on each path, batches split into parts (one
+kernel runs them on threads or on one thread), the loss and gradient and predictions on the
+narrow, batched and sparse paths, predictions split into parts, and a fastnn.MLPStack's
+per-sample training in lanes; its other paths run fastnn.MLP's kernels) with small arrays; the kernels' types depend only on the dtype, so these
 fill the cache for every network.
 """
 import time
@@ -50,8 +50,6 @@ CALLS = [
     Call("batched training", [40, 40, 2], 64, "train", paths.BATCHED),
     Call("batched training on threads", [64, 128, 10], 256, "train", paths.BATCHED,
          on_threads=True),
-    Call("batched training split, one thread", [64, 128, 10], 256, "train", paths.BATCHED,
-         on_threads=False),
     Call("batched loss and gradient", [40, 40, 2], 64, "loss_grad", paths.BATCHED),
     Call("batched forward", [40, 40, 2], 5, "forward", paths.BATCHED),
     Call("batched forward on threads", [64, 128, 10], 512, "forward", paths.BATCHED,
