@@ -88,16 +88,27 @@ def test_cached_kernels_are_dropped_when_any_kernel_source_changes(tmp_path):
 
 
 PARTS_FIT = textwrap.dedent("""
-    import numpy as np, fastnn, fastnn.paths
+    import hashlib
+    import numpy as np, fastnn, fastnn.paths, fastnn.threads
     fastnn.paths.batch_parts = lambda rows, sizes: 2
-    X = np.random.default_rng(0).normal(size=(64, 8))
-    net = fastnn.MLP([8, 16, 3], output="softmax", seed=0)
-    print(net.fit(X, np.arange(64) % 3, loss="cross_entropy", epochs=3, batch_size=32, seed=0).loss)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(90, 16))
+    Y = np.eye(4)[rng.integers(0, 4, 90)]
+    net = fastnn.MLP([16, 64, 48, 4], hidden=["relu", "softplus"], output="softmax", seed=0)
+    with fastnn.threads.parts_on_threads(True):
+        history = net.fit(X, Y, loss="cross_entropy", optimizer=fastnn.SGD(lr=0.05, momentum=0.9),
+                          epochs=3, batch_size=40, seed=1)
+    loss, grad_weights, grad_biases = net.loss_and_grad(X, Y, loss="cross_entropy")
+    bits = [net.params, np.asarray(history.loss), np.array([loss]), *grad_weights, *grad_biases]
+    print(hashlib.sha256(b"".join(a.tobytes() for a in bits)).hexdigest())
 """)
 
 
 def test_threaded_kernel_cold_and_warm(tmp_path):
-    """The parallel kernel (numba parallel=True) is cached and loaded again like the others."""
+    """The parallel kernel (numba parallel=True) is cached and loaded again like the others,
+    and its fit and loss and gradient end on the same bits compiled (the process runs the
+    callees' own code) and loaded (it runs the copies linked into the cached kernels):
+    fastnn.kernels._jit keeps the callees' sums in order."""
     cold = run_logged(PARTS_FIT, tmp_path, dict(NUMBA_DEBUG_CACHE="1"))
     assert "index saved" in cold and "train_threaded" in cold
     warm = run_logged(PARTS_FIT, tmp_path, dict(NUMBA_DEBUG_CACHE="1"))

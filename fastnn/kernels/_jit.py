@@ -10,7 +10,8 @@ import numba
 # kernels with a comparison, abs(x) < inf.)
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # Without reassoc, for code whose order of operations is its accuracy (the exp, tanh and log1p
-# of fastnn.kernels.elementary): LLVM keeps each instruction's flags when it inlines it.
+# of fastnn.kernels.elementary), and for every kernel that other kernels call (see kernel):
+# LLVM keeps each instruction's flags when it inlines it.
 ORDERED_FASTMATH = FASTMATH - {"reassoc"}
 # x / 0 gives inf or NaN as in NumPy: no check that raises ZeroDivisionError, whose branch
 # would stop a loop with a division (a sigmoid, say) vectorising.
@@ -45,7 +46,7 @@ def _drop_stale_cache(dispatcher):
         pass
 
 
-def kernel(function=None, *, parallel=False, inline=False, blas=False):
+def kernel(function=None, *, parallel=False, inline=False, blas=False, entry=False):
     """Decorator for every compiled kernel: ``@kernel``.
 
     Kernels are compiled without numba's reference counting (its runtime, NRT): they allocate
@@ -54,6 +55,16 @@ def kernel(function=None, *, parallel=False, inline=False, blas=False):
     and numba's pass that removes those pairs fails across branches and loops (numba issue
     #2350), which slowed the per-sample path markedly. Helpers are plain kernels, which
     LLVM inlines into their callers, so a formula is compiled once however many paths call it.
+
+    ``@kernel(entry=True)``: for the kernels Python calls (fastnn.model's tables). They and
+    what numba inlines into them reassociate sums (fast-math reassoc, which lets reductions
+    vectorise); the kernels they call do not (ORDERED_FASTMATH). numba links a called
+    kernel's code into each caller's module as a weak symbol, and a process runs whichever
+    copy its JIT loaded first: the callee's own, compiled in this process, or the caller's,
+    loaded from the cache. Optimised in different modules, reassociated copies round
+    differently, and a fit would end on other bits the first time it runs on a machine than
+    later; kept in order, every copy rounds alike. (Not for parallel kernels: numba compiles
+    each prange body as a function of its own, linked as a called kernel is.)
 
     ``@kernel(parallel=True)``: its ``numba.prange`` loops run on numba's threads
     (fastnn.threads says how many). ``@kernel(inline=True)``: for a helper that returns a
@@ -64,8 +75,10 @@ def kernel(function=None, *, parallel=False, inline=False, blas=False):
     counts of arrays from an uncounted caller are no-ops.
     """
     if function is None:
-        return functools.partial(kernel, parallel=parallel, inline=inline, blas=blas)
-    dispatcher = numba.njit(cache=True, fastmath=FASTMATH, nogil=True, error_model=ERROR_MODEL,
+        return functools.partial(kernel, parallel=parallel, inline=inline, blas=blas,
+                                 entry=entry)
+    dispatcher = numba.njit(cache=True,
+                            fastmath=FASTMATH if entry or inline else ORDERED_FASTMATH, nogil=True, error_model=ERROR_MODEL,
                             parallel=parallel, inline="always" if inline else "never",
                             _nrt=blas)(function)
     _drop_stale_cache(dispatcher)

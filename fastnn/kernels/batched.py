@@ -182,7 +182,7 @@ def batch_loss_grad(net, params, X, T, weights, order, start, stop, part_rows, s
     return total
 
 
-@kernel
+@kernel(entry=True)
 def train_batched(net, params, opt, batches, work, out):
     """Train len(orders) epochs on the batched path; epoch e takes rows in orders[e] (storage
     order when orders has no columns). Returns the number of epochs run.
@@ -225,7 +225,7 @@ def train_batched(net, params, opt, batches, work, out):
     return n_epochs
 
 
-@kernel
+@kernel(entry=True)
 def loss_grad_batched(net, params, batches, work):
     """One batch of every row of X in storage order (batches as train_batched's: orders of
     shape (1, 0), batch_weights [[the sum of the weights]]): grad = scale * the gradient of
@@ -243,7 +243,7 @@ def loss_grad_batched(net, params, batches, work):
     return total, penalty, weight
 
 
-@kernel
+@kernel(entry=True)
 def forward_batched(net, params, X, work, out):
     """out = output activations of the network for every row of X, block by block;
     ``work = (block_rows, acts, z_out)``, as the training workspace's."""

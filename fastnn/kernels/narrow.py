@@ -15,11 +15,16 @@ the offsets of ``acts`` less m * sizes[0]; ``targets`` and ``z_out`` the output 
 targets and pre-activations; ``w_chunk`` the rows' weights; ``scratch`` 4 chunk values.
 Parameters as in fastnn.kernels.batched.
 """
-from ._jit import kernel
+from . import losses
+from ._jit import inlined, kernel
 from .activations import activate, multiply_derivative, softmax_columns
 from .buffers import copy
 from .codes import SOFTMAX, SQUARED_ERROR
-from .losses import delta_needs_derivative, loss_columns
+from .losses import delta_needs_derivative
+
+loss_columns = inlined(losses.loss_columns)
+"""Inlined, so that its sum over the rows reassociates and vectorises as the entry kernels'
+own loops do (fastnn.kernels._jit)."""
 from .updates import (add_weight_penalty, batch_scale, batch_share, penalize_and_update,
                       record_epoch)
 
@@ -226,7 +231,7 @@ def narrow_batch_loss_grad(net, params, X, T, weights, order, start, stop, scale
     return total
 
 
-@kernel
+@kernel(entry=True)
 def train_narrow(net, params, opt, batches, work, out):
     """fastnn.kernels.batched.train_batched for narrow networks: the same bundles, results,
     l2 penalty and update (penalize_and_update after each batch, with W before the update in
@@ -263,7 +268,7 @@ def train_narrow(net, params, opt, batches, work, out):
     return n_epochs
 
 
-@kernel
+@kernel(entry=True)
 def loss_grad_narrow(net, params, batches, work):
     """fastnn.kernels.batched.loss_grad_batched for narrow networks: one batch of every row
     of X in storage order. Returns (weighted loss sum, penalty, weight)."""
@@ -279,7 +284,7 @@ def loss_grad_narrow(net, params, batches, work):
     return total, penalty, weight
 
 
-@kernel
+@kernel(entry=True)
 def forward_narrow(net, params, X, work, out):
     """out = output activations of the network for every row of X, chunk by chunk, feature
     major; ``work = (chunk, acts, scratch, no_order)``: as the training workspace's, and an

@@ -38,7 +38,7 @@ column loop that short does not vectorise, and adding into z row by row goes thr
 wider layers add each row of W into z with a vectorised loop."""
 
 
-@kernel
+@kernel(entry=True)
 def train_per_sample(net, params, opt, batches, work, out):
     """fastnn.kernels.batched.train_batched for batches of a few rows: the same bundles,
     results, l2 penalty and update (penalize_and_update after each batch).

@@ -151,7 +151,7 @@ def sparse_batch_loss_grad(net, params, X, T, weights, order, start, stop, scale
     return total
 
 
-@kernel
+@kernel(entry=True)
 def train_sparse(net, params, opt, batches, work, out):
     """fastnn.kernels.batched.train_batched (the same bundles, results, l2 penalty and
     update) for X given as CSR arrays, each batch on one thread."""
@@ -186,7 +186,7 @@ def train_sparse(net, params, opt, batches, work, out):
     return n_epochs
 
 
-@kernel
+@kernel(entry=True)
 def loss_grad_sparse(net, params, batches, work):
     """fastnn.kernels.batched.loss_grad_batched for X given as CSR arrays: one batch of every
     row in storage order. Returns (weighted loss sum, penalty, weight)."""
@@ -203,7 +203,7 @@ def loss_grad_sparse(net, params, batches, work):
     return total, penalty, weight
 
 
-@kernel
+@kernel(entry=True)
 def forward_sparse(net, params, X, work, out):
     """out = output activations of the network for every CSR row of X, block by block;
     ``work = (block_rows, acts, z_out, no_order)``."""

@@ -301,7 +301,7 @@ def update_lanes(opt, params, grad, nl):
                 params[i] = moved if table[ACTIVE * TILE + c] != zero else params[i]
 
 
-@kernel
+@kernel(entry=True)
 def train_lanes(net, params, opt, batches, work, out):
     """fastnn.kernels.per_sample.train_per_sample for nl models at once, model-minor (see
     the module's docstring): the same batches, loss, l2 penalty and update for each lane,
