@@ -67,18 +67,21 @@ def kernel(function=None, *, parallel=False, inline=False, blas=False, entry=Fal
     each prange body as a function of its own, linked as a called kernel is.)
 
     ``@kernel(parallel=True)``: its ``numba.prange`` loops run on numba's threads
-    (fastnn.threads says how many). ``@kernel(inline=True)``: for a helper that returns a
-    view of its argument (numba's inline="always": a compiled function without reference
-    counting cannot return an array; keep these few and small, each inlined copy is compiled
-    again). ``@kernel(blas=True)``: for a kernel that calls BLAS through np.dot, which needs
-    the reference counting (numba's np.dot(a, b, out) returns out through a wrapper); its
-    counts of arrays from an uncounted caller are no-ops.
+    (fastnn.threads says how many). ``@kernel(inline=True)`` (numba's inline="always"): for
+    a helper that returns a view of its argument (a compiled function without reference
+    counting cannot return an array), and for the kernels that orchestrate a path's calls
+    (a block's forward and backward, a batch's blocks): numba links a called kernel's code
+    into its caller and optimizes and compiles the linked module again, so each level of
+    calls would compile all the code below it once more. Each inlined copy is typed again:
+    inline only what is small or called once. ``@kernel(blas=True)``: for a kernel that
+    calls BLAS through np.dot, which needs the reference counting (numba's np.dot(a, b, out)
+    returns out through a wrapper); its counts of arrays from an uncounted caller are no-ops.
     """
     if function is None:
         return functools.partial(kernel, parallel=parallel, inline=inline, blas=blas,
                                  entry=entry)
-    dispatcher = numba.njit(cache=True,
-                            fastmath=FASTMATH if entry or inline else ORDERED_FASTMATH, nogil=True, error_model=ERROR_MODEL,
+    fastmath = FASTMATH if entry or inline else ORDERED_FASTMATH
+    dispatcher = numba.njit(cache=True, fastmath=fastmath, nogil=True, error_model=ERROR_MODEL,
                             parallel=parallel, inline="always" if inline else "never",
                             _nrt=blas)(function)
     _drop_stale_cache(dispatcher)

@@ -10,6 +10,11 @@ The workspace: ``work = (grad, scratch, block_rows, acts, deltas, z_out, x_buf, 
 w_buf)``: the gradient, a parameter-shaped scratch buffer, the block size, the activation,
 delta and output-z buffers of a block, and buffers that gather a block's shuffled input,
 target and weight rows.
+
+The kernels that orchestrate a block (forward_block, loss_grad_block, forward_rows) are
+inlined into their callers (fastnn.kernels._jit says why); batch_loss_grad is not, as the
+threaded path calls it inside a parallel loop, which numba cannot inline into. The leaves
+(fastnn.kernels.dense, .activations, .losses, .updates) stay calls.
 """
 from ._jit import kernel
 from .activations import activate, multiply_derivative, softmax_rows
@@ -50,7 +55,7 @@ def block_start(sizes, block_rows, layer):
     return start
 
 
-@kernel
+@kernel(inline=True)
 def forward_block(net, params, x, rows, part_rows, block_rows, acts, z_out, first_layer):
     """Activations of every layer for ``rows`` input rows (flat x), each row as if in a part
     of ``part_rows`` rows (fastnn.kernels.dense.dense_forward); output z kept in z_out.
@@ -85,7 +90,7 @@ def forward_block(net, params, x, rows, part_rows, block_rows, acts, z_out, firs
             activate(code, a_flat, 0, rows * width)
 
 
-@kernel
+@kernel(inline=True)
 def loss_grad_block(net, params, grad, scratch, x, t, w, rows, part_rows, scale, accumulate,
                     total, block_rows, acts, deltas, z_out, first_layer):
     """Forward, loss and backward for one block; grad (+)= scale * d(weighted loss sum)/
@@ -252,7 +257,7 @@ def forward_batched(net, params, X, work, out):
                  block_rows, acts, z_out)
 
 
-@kernel
+@kernel(inline=True)
 def forward_rows(net, params, x, o, n, block_rows, acts, z_out):
     """o = output activations of the ``n`` rows stored flat in x (sizes[0] values each), in
     blocks of ``block_rows`` rows."""

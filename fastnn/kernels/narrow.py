@@ -13,7 +13,9 @@ fastnn.paths sizes them); the gradient adds up over the chunks. The workspace: `
 (gathered from X), then the activations of layers 1..L; ``deltas`` dL/dz of layers 1..L at
 the offsets of ``acts`` less m * sizes[0]; ``targets`` and ``z_out`` the output layer's
 targets and pre-activations; ``w_chunk`` the rows' weights; ``scratch`` 4 chunk values.
-Parameters as in fastnn.kernels.batched.
+Parameters as in fastnn.kernels.batched; forward_chunk, backward_chunk and
+narrow_batch_loss_grad are inlined into the kernels that call them, as the batched path's
+orchestrating kernels are (fastnn.kernels._jit).
 """
 from . import losses
 from ._jit import inlined, kernel
@@ -58,7 +60,7 @@ def gather_weights(weights, order, first, m, buf):
         copy(weights[first:first + m], buf)
 
 
-@kernel
+@kernel(inline=True)
 def forward_chunk(net, params, m, keep_z, acts, z_out, scratch):
     """Activations of every layer for the chunk's m rows (input already in acts); the output
     pre-activations go to z_out too when ``keep_z``. Returns the output layer's offset."""
@@ -111,7 +113,7 @@ def forward_chunk(net, params, m, keep_z, acts, z_out, scratch):
     return s
 
 
-@kernel
+@kernel(inline=True)
 def backward_chunk(net, params, grad, m, top, acts, deltas):
     """grad += the chunk's gradient, from the output delta at ``deltas`` (offset of the output
     layer in acts: ``top``) back through every layer; the deltas of lower layers are
@@ -193,7 +195,7 @@ def backward_chunk(net, params, grad, m, top, acts, deltas):
 
 
 
-@kernel
+@kernel(inline=True)
 def narrow_batch_loss_grad(net, params, X, T, weights, order, start, stop, scale, work):
     """grad = scale * gradient of the weighted loss summed over rows start..stop of the epoch
     (as fastnn.kernels.batched.batch_loss_grad), chunk by chunk; returns that loss sum.

@@ -19,7 +19,8 @@ are taken through its order inside the kernels. A batch runs on one thread
 
 The workspace: ``work = (grad, scratch, block_rows, acts, deltas, z_out, t_buf, w_buf)``, as
 the batched path's without the buffer of gathered input rows; for predictions ``(block_rows,
-acts, z_out, no_order)`` with an empty int64 order.
+acts, z_out, no_order)`` with an empty int64 order. The block and batch kernels are inlined
+into the kernels that call them, as the batched path's are.
 """
 from ._jit import kernel
 from .batched import block_start, forward_block, layer_bias, layer_weights, loss_grad_block
@@ -90,7 +91,7 @@ def sparse_weight_gradient(X, order, first, rows, D, dW, accumulate):
                 g[j] += s * d[j]
 
 
-@kernel
+@kernel(inline=True)
 def sparse_loss_grad_block(net, params, grad, scratch, X, order, first, rows, t, w, scale,
                            accumulate, total, block_rows, acts, deltas, z_out):
     """fastnn.kernels.batched.loss_grad_block for the CSR rows at positions first..first +
@@ -118,7 +119,7 @@ def sparse_loss_grad_block(net, params, grad, scratch, X, order, first, rows, t,
     return total
 
 
-@kernel
+@kernel(inline=True)
 def sparse_batch_loss_grad(net, params, X, T, weights, order, start, stop, scale, work):
     """fastnn.kernels.batched.batch_loss_grad for CSR rows: grad = scale * the gradient of
     the weighted loss summed over rows start..stop of the epoch (taken in ``order`` when it
