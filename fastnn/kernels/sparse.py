@@ -19,8 +19,9 @@ are taken through its order inside the kernels. A batch runs on one thread
 
 The workspace: ``work = (grad, scratch, block_rows, acts, deltas, z_out, t_buf, w_buf)``, as
 the batched path's without the buffer of gathered input rows; for predictions ``(block_rows,
-acts, z_out, no_order)`` with an empty int64 order. The block and batch kernels are inlined
-into the kernels that call them, as the batched path's are.
+acts, z_out, no_order)`` with an empty int64 order. The block and batch kernels, sparse_forward
+and sparse_weight_gradient are inlined into the kernels that call them, as the batched path's
+block kernels are (fastnn.kernels._jit).
 """
 from ._jit import kernel
 from .batched import block_start, forward_block, layer_bias, layer_weights, loss_grad_block
@@ -36,7 +37,7 @@ def row_at(order, position):
     return order[position] if order.size > 0 else position
 
 
-@kernel
+@kernel(inline=True)
 def sparse_forward(X, order, first, rows, W, b, Z):
     """Z[i] = b + x W for i < rows, x the CSR row at position first + i of ``order``
     (W: k x n, b: n or empty, Z: rows x n), four nonzeros a pass: each load and store of
@@ -69,7 +70,7 @@ def sparse_forward(X, order, first, rows, W, b, Z):
                 z[j] += s0 * w0[j]
 
 
-@kernel
+@kernel(inline=True)
 def sparse_weight_gradient(X, order, first, rows, D, dW, accumulate):
     """dW (+)= x^T D over the same rows as sparse_forward's: data[q] D[i] added into the row
     indices[q] of dW for each nonzero q of row i (dW set to 0 first unless ``accumulate``)."""
