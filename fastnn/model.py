@@ -58,22 +58,21 @@ class MLP(Network):
             work = (rows, self._empty(rows * sum(self._sizes[1:])),
                     self._empty(rows * self._sizes[-1]), NO_ORDER[0])
             X = csr_arrays(X, self._dtype)
+        elif path.n_parts > 1:
+            return self._forward_split(path.n_parts, X, rows, out)
         else:
             work = (rows, self._empty(rows * sum(self._sizes[1:])),
                     self._empty(rows * self._sizes[-1]))
-            if path.n_parts > 1:
-                return self._forward_split(path.n_parts, X, work, out)
         FORWARD[path.kind](self._net(), self._params, X, work, out)
         return out
 
-    def _forward_split(self, n_parts, X, work, out):
-        """A batched prediction split into ``n_parts`` parts (blocks of ``work``'s size): on
+    def _forward_split(self, n_parts, X, rows, out):
+        """A batched prediction split into ``n_parts`` parts, in blocks of ``rows`` rows: on
         threads while the cores are free, else one after another; BLAS on one thread either
         way (its own threads would collapse as the parts' do)."""
         on_threads = cores_free_recently(n_parts) if forced_way() is None else forced_way()
-        rows, acts, z_out = work
-        parts_work = (rows, np.empty((n_parts, acts.size), self._dtype),
-                      np.empty((n_parts, z_out.size), self._dtype))
+        parts_work = (rows, np.empty((n_parts, rows * sum(self._sizes[1:])), self._dtype),
+                      np.empty((n_parts, rows * self._sizes[-1]), self._dtype))
         with one_blas_thread():
             self._on_threads(n_parts if on_threads else 1, FORWARD_THREADED, self._net(),
                              self._params, X, parts_work, out)
