@@ -23,12 +23,12 @@ from .activations import activate, multiply_derivative, softmax_columns
 from .buffers import copy
 from .codes import SOFTMAX, SQUARED_ERROR
 from .losses import delta_needs_derivative
+from .updates import (add_weight_penalty, batch_scale, batch_share, penalize_and_update,
+                      record_epoch)
 
 loss_columns = inlined(losses.loss_columns)
 """Inlined, so that its sum over the rows reassociates and vectorises as the entry kernels'
 own loops do (fastnn.kernels._jit)."""
-from .updates import (add_weight_penalty, batch_scale, batch_share, penalize_and_update,
-                      record_epoch)
 
 
 @kernel
