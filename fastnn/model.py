@@ -12,6 +12,7 @@ import numpy as np
 
 from . import paths, persistence
 from ._validation import as_csr, is_sparse
+from .kernels._jit import for_codes
 from .kernels.batched import forward_batched, loss_grad_batched, train_batched
 from .kernels.narrow import forward_narrow, loss_grad_narrow, train_narrow
 from .kernels.per_sample import train_per_sample
@@ -35,6 +36,16 @@ threads while the cores are free, else on one thread."""
 FORWARD_THREADED = forward_threaded
 NO_ORDER = np.empty((1, 0), np.int64)
 """The order of one pass over every row in storage order."""
+
+
+def kernel_for(generic, net, opt=None):
+    """The kernel to run for the network ``net`` and optimizer ``opt`` (bundles as the kernels
+    take them): ``generic`` or its copy compiled for their codes only
+    (fastnn.kernels._jit.for_codes)."""
+    return for_codes(generic, tuple(net[3].tolist()), int(net[4]),
+                     None if opt is None else int(opt[0]))
+
+
 EMPTY = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0)}
 """Zero-length buffers, for the workspace's unused slots (never written)."""
 
@@ -63,7 +74,8 @@ class MLP(Network):
         else:
             work = (rows, self._empty(rows * sum(self._sizes[1:])),
                     self._empty(rows * self._sizes[-1]))
-        FORWARD[path.kind](self._net(), self._params, X, work, out)
+        net = self._net()
+        kernel_for(FORWARD[path.kind], net)(net, self._params, X, work, out)
         return out
 
     def _forward_split(self, n_parts, X, rows, out):
@@ -74,8 +86,9 @@ class MLP(Network):
         parts_work = (rows, np.empty((n_parts, rows * sum(self._sizes[1:])), self._dtype),
                       np.empty((n_parts, rows * self._sizes[-1]), self._dtype))
         with one_blas_thread():
-            self._on_threads(n_parts if on_threads else 1, FORWARD_THREADED, self._net(),
-                             self._params, X, parts_work, out)
+            net = self._net()
+            self._on_threads(n_parts if on_threads else 1, kernel_for(FORWARD_THREADED, net),
+                             net, self._params, X, parts_work, out)
         return out
 
     def _loss_grad(self, X, T, weights, loss, mean, l2):
@@ -86,8 +99,9 @@ class MLP(Network):
         weight = np.array([[weights.sum(dtype=np.float64)]])
         batches = (X, T, weights, NO_ORDER, weight, n, mean, self._dtype.type(l2))
         work = self._workspace(path, False)
-        total, penalty, weight = LOSS_GRAD[path.kind](self._net(loss), self._params, batches,
-                                                      work)
+        net = self._net(loss)
+        total, penalty, weight = kernel_for(LOSS_GRAD[path.kind], net)(net, self._params,
+                                                                       batches, work)
         return total, penalty, weight, work[0]
 
     def _train_epochs(self, X, T, weights, orders, batch_size, loss, opt, mean, l2):
@@ -102,10 +116,11 @@ class MLP(Network):
                    self._dtype.type(l2))
         out = (np.empty(len(orders)), np.empty(len(orders)))
         if path.n_parts == 1:
-            done = TRAIN[path.kind](net, self._params, opt, batches,
+            done = kernel_for(TRAIN[path.kind], net, opt)(net, self._params, opt, batches,
                                     self._workspace(path, shuffled), out)
             return out[0][:done], out[1][:done]
         threaded_work = self._threaded_workspace(batch_size, path.n_parts, shuffled)
+        threaded = kernel_for(THREADED, net, opt)
         choice = choice_for((tuple(self._sizes), batch_size, self._dtype.name, path.n_parts))
         done = 0
         while done < len(orders):
@@ -121,12 +136,12 @@ class MLP(Network):
             with one_blas_thread():
                 if on_threads:
                     wake_threads()
-                compiled = len(THREADED.overloads)
+                compiled = len(threaded.overloads)
                 started = time.perf_counter()
-                ran = self._on_threads(path.n_parts if on_threads else 1, THREADED, net,
+                ran = self._on_threads(path.n_parts if on_threads else 1, threaded, net,
                                        self._params, opt, run, threaded_work, results)
                 seconds = time.perf_counter() - started
-            if len(THREADED.overloads) == compiled:
+            if len(threaded.overloads) == compiled:
                 choice.record(on_threads, probe, ran * X.shape[0], seconds)  # not compiling
             done += ran
             if ran < count:  # stopped at a non-finite loss

@@ -29,7 +29,7 @@ from . import paths, persistence
 from ._validation import (check_bool, check_choice, check_dense_inputs, check_int,
                           check_sample_weight, check_sizes)
 from .kernels.stacked import LANES_MAX, TABLE_ROWS, TILE, TILE_PARAMS, WIDE_ROWS, train_lanes
-from .model import MLP, TRAIN, batch_weights
+from .model import MLP, TRAIN, batch_weights, kernel_for
 from .network import CHUNK_SECONDS, MAX_SHUFFLED_CHUNK_ROWS, History, _Exclusive
 from .optimizers import SGD, Optimizer
 from .progress import reporter
@@ -506,7 +506,7 @@ class _Trainer:
             self.batches = (X, T, self._to_groups(weights)) + self.batches[3:]
         else:
             self.work = [template._workspace(self.path, shuffled) for _ in range(K)]
-            self.kernel = TRAIN_MODELS[self.path.kind]
+            self.kernel = kernel_for(TRAIN_MODELS[self.path.kind], self.net, opt)
 
     def _lane_workspace(self, template, rows):
         G, nl, sizes, dtype = self.groups, self.nl, template.sizes, self.stack.dtype
@@ -577,9 +577,10 @@ class _Trainer:
         done = np.zeros(G, np.int64)
         X, T, weights, orders, of_batches = batches[:5]
         rest, net, work = batches[5:], self.net, self.work
+        kernel = kernel_for(train_lanes, net, self.opt)
 
         def train(g):
-            done[g] = train_lanes(net, params[g], (code, lane_state[g], table[g], lane_steps[g]),
+            done[g] = kernel(net, params[g], (code, lane_state[g], table[g], lane_steps[g]),
                                   (X, T, weights[g], orders[g], of_batches[g]) + rest,
                                   tuple(w[g] for w in work), (out[0][g], out[1][g]))
 

@@ -1,13 +1,19 @@
 """The tables the tests are generated from (paths, optimizers, dtypes), paired compiled and
 reference models, and the tolerances they must meet."""
 import itertools
+import os
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-import fastnn
+os.environ.setdefault("FASTNN_KERNELS", "generic")
+"""The tests run the generic kernels, one per path and dtype for every configuration (the
+kernels compiled for one network's codes alone would compile once per configuration the tests
+try); test_specialised.py checks those copies against them on every path."""
+
+import fastnn  # noqa: E402  (after FASTNN_KERNELS is set)
 from fastnn import _registry as reg
 from fastnn import model, paths, stack, threads
 

@@ -1,9 +1,14 @@
 """The one place that says how kernels are compiled."""
+import contextlib
 import functools
 import hashlib
+import os
 import pathlib
+import types
 
 import numba
+
+from . import codes
 
 # As STUMPY: fast-math without nnan/ninf, so NaN/inf checks keep working. (LLVM still folds
 # x - x to 0 under nsz + reassoc, which is how numba's np.isfinite works: test finiteness in
@@ -80,12 +85,80 @@ def kernel(function=None, *, parallel=False, inline=False, blas=False, entry=Fal
     if function is None:
         return functools.partial(kernel, parallel=parallel, inline=inline, blas=blas,
                                  entry=entry)
+    options = dict(parallel=parallel, inline=inline, blas=blas, entry=entry)
     fastmath = FASTMATH if entry or inline else ORDERED_FASTMATH
     dispatcher = numba.njit(cache=True, fastmath=fastmath, nogil=True, error_model=ERROR_MODEL,
                             parallel=parallel, inline="always" if inline else "never",
                             _nrt=blas)(function)
     _drop_stale_cache(dispatcher)
+    _KERNELS[id(dispatcher)] = dispatcher, options
     return dispatcher
+
+
+_KERNELS = {}
+"""id -> (dispatcher, its kernel() options), for every kernel made here."""
+
+CODE_SETS = tuple(name for name in dir(codes) if name.startswith("COMPILED_"))
+"""The module-level tuples of codes a kernel's branches test (fastnn.kernels.codes)."""
+
+
+def _as_kernel(value):
+    """(dispatcher, options) if ``value`` is a kernel made here, else None."""
+    found = _KERNELS.get(id(value))
+    return found if found is not None and found[0] is value else None
+
+
+@functools.cache
+def code_sets_read(dispatcher):
+    """The names of CODE_SETS that the kernel or a kernel it calls reads."""
+    function = dispatcher.py_func
+    names = set(function.__code__.co_names) & set(CODE_SETS)
+    for name in function.__code__.co_names:
+        callee = _as_kernel(function.__globals__.get(name))
+        if callee is not None:
+            names |= code_sets_read(callee[0])
+    return frozenset(names)
+
+
+def specialised(dispatcher, **code_sets):
+    """The kernel ``dispatcher`` compiled only for the codes given (``COMPILED_ACTIVATIONS=
+    (TANH, SIGMOID)``, ...; a set not given keeps every code): a copy of it and of the kernels
+    it calls whose code sets are those, so numba prunes the other branches before typing
+    them. The same source and the same arithmetic, compiled in a fraction of the time: a
+    network runs a few of the activations, one loss and one optimizer. A copy's name (and
+    so its symbols and its cache files) carries its codes."""
+    read = code_sets_read(dispatcher)
+    narrowed = tuple((name, tuple(sorted(set(code_sets[name]))))
+                     for name in sorted(read) if name in code_sets)
+    narrowed = tuple((name, values) for name, values in narrowed
+                     if values != getattr(codes, name))
+    return _copy(dispatcher, narrowed) if narrowed else dispatcher
+
+
+_COPIES = {}
+
+
+def _copy(dispatcher, narrowed):
+    key = (id(dispatcher), narrowed)
+    if key in _COPIES:
+        return _COPIES[key]
+    function = dispatcher.py_func
+    scope = dict(function.__globals__)
+    scope.update(narrowed)
+    for name in function.__code__.co_names:
+        callee = _as_kernel(function.__globals__.get(name))
+        if callee is not None:
+            own = tuple(item for item in narrowed if item[0] in code_sets_read(callee[0]))
+            scope[name] = _copy(callee[0], own) if own else callee[0]
+    copy = types.FunctionType(function.__code__, scope, function.__name__,
+                              function.__defaults__, function.__closure__)
+    tag = "_".join(name[len("COMPILED_"):][0].lower() + "".join(map(str, values))
+                   for name, values in narrowed)
+    copy.__qualname__ = f"{function.__qualname__}__{tag}"
+    copy.__module__ = function.__module__
+    copy.__doc__ = function.__doc__
+    _COPIES[key] = kernel(copy, **_KERNELS[id(dispatcher)][1])
+    return _COPIES[key]
 
 
 def inlined(helper):
@@ -94,3 +167,50 @@ def inlined(helper):
     call costs as much as the work (its arguments go as seven words per array; LLVM does not
     inline helpers this large). The batched and narrow paths call them once a block."""
     return kernel(helper.py_func, inline=True)
+
+
+_GENERIC = [os.environ.get("FASTNN_KERNELS", "").lower() == "generic"]
+"""FASTNN_KERNELS=generic: every network runs the kernels compiled for every code (what
+``python -m fastnn compile`` fills the cache with), none compiled for its own codes."""
+
+
+@contextlib.contextmanager
+def generic_kernels():
+    """Context manager: inside, every network runs the generic kernels (for
+    ``python -m fastnn compile``, which fills the cache with them)."""
+    _GENERIC.append(True)
+    try:
+        yield
+    finally:
+        _GENERIC.pop()
+
+
+def for_codes(dispatcher, activations, loss=None, optimizer=None):
+    """The kernel to run for a network of these activation codes (a tuple), loss and
+    optimizer codes (None: any): the generic kernel where it has machine code already (in
+    this process or in the cache) or FASTNN_KERNELS=generic, else its copy specialised for
+    these codes (``specialised``), which compiles in a fraction of the generic one's time."""
+    if (_GENERIC[-1] or _as_kernel(dispatcher) is None or dispatcher.overloads
+            or _in_cache(dispatcher)):
+        return dispatcher
+    return _for_codes(dispatcher, activations, loss, optimizer)
+
+
+@functools.lru_cache(maxsize=None)
+def _for_codes(dispatcher, activations, loss, optimizer):
+    code_sets = {"COMPILED_ACTIVATIONS": activations}
+    if loss is not None:
+        code_sets["COMPILED_LOSSES"] = (loss,)
+    if optimizer is not None:
+        code_sets["COMPILED_OPTIMIZERS"] = (optimizer,)
+    return specialised(dispatcher, **code_sets)
+
+
+@functools.cache
+def _in_cache(dispatcher):
+    """Whether the cache's index holds machine code of the kernel (for some signature, its
+    sources unchanged), read once a process."""
+    try:
+        return bool(dispatcher._cache._cache_file._load_index())
+    except (AttributeError, OSError, EOFError, ValueError):  # another numba layout
+        return False

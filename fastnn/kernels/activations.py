@@ -26,7 +26,8 @@ numba cannot tell that its index is never negative; max(start, 0) says so
 """
 from ._jit import kernel
 from .buffers import copy
-from .codes import EXP, LEAKY_RELU, LEAKY_RELU_SLOPE, RELU, SIGMOID, SOFTPLUS, TANH
+from .codes import (COMPILED_ACTIVATIONS, EXP, LEAKY_RELU, LEAKY_RELU_SLOPE, RELU, SIGMOID,
+                    SOFTPLUS, TANH)
 from .elementary import vexp, vexpm1, vlog1p, vtanh
 
 
@@ -44,22 +45,23 @@ def activate(code, a, start, size):
     one = a.dtype.type(1.0)
     zero = a.dtype.type(0.0)
     start = max(start, 0)
-    if code == SIGMOID or code == EXP:  # one copy of vexp for both
+    if ((SIGMOID in COMPILED_ACTIVATIONS or EXP in COMPILED_ACTIVATIONS)
+            and (code == SIGMOID or code == EXP)):  # one copy of vexp for both
         sign = -one if code == SIGMOID else one
         for i in range(size):
             e = vexp(sign * a[start + i])
             a[start + i] = one / (one + e) if code == SIGMOID else e
-    elif code == TANH:
+    elif TANH in COMPILED_ACTIVATIONS and code == TANH:
         for i in range(size):
             a[start + i] = vtanh(a[start + i])
-    elif code == RELU:
+    elif RELU in COMPILED_ACTIVATIONS and code == RELU:
         for i in range(size):
             a[start + i] = a[start + i] if a[start + i] > zero else zero
-    elif code == LEAKY_RELU:
+    elif LEAKY_RELU in COMPILED_ACTIVATIONS and code == LEAKY_RELU:
         slope = a.dtype.type(LEAKY_RELU_SLOPE)
         for i in range(size):
             a[start + i] = a[start + i] if a[start + i] > zero else slope * a[start + i]
-    elif code == SOFTPLUS:
+    elif SOFTPLUS in COMPILED_ACTIVATIONS and code == SOFTPLUS:
         for i in range(size):
             a[start + i] = softplus(a[start + i], zero)
 
@@ -72,23 +74,23 @@ def multiply_derivative(code, a, a_start, d, d_start, size):
     zero = a.dtype.type(0.0)
     a_start = max(a_start, 0)
     d_start = max(d_start, 0)
-    if code == SIGMOID:
+    if SIGMOID in COMPILED_ACTIVATIONS and code == SIGMOID:
         for i in range(size):
             d[d_start + i] *= a[a_start + i] * (one - a[a_start + i])
-    elif code == TANH:
+    elif TANH in COMPILED_ACTIVATIONS and code == TANH:
         for i in range(size):
             d[d_start + i] *= one - a[a_start + i] * a[a_start + i]
-    elif code == RELU:
+    elif RELU in COMPILED_ACTIVATIONS and code == RELU:
         for i in range(size):
             d[d_start + i] = d[d_start + i] if a[a_start + i] > zero else zero
-    elif code == LEAKY_RELU:
+    elif LEAKY_RELU in COMPILED_ACTIVATIONS and code == LEAKY_RELU:
         slope = a.dtype.type(LEAKY_RELU_SLOPE)
         for i in range(size):
             d[d_start + i] *= one if a[a_start + i] > zero else slope
-    elif code == SOFTPLUS:
+    elif SOFTPLUS in COMPILED_ACTIVATIONS and code == SOFTPLUS:
         for i in range(size):
             d[d_start + i] *= -vexpm1(-a[a_start + i])
-    elif code == EXP:
+    elif EXP in COMPILED_ACTIVATIONS and code == EXP:
         for i in range(size):
             d[d_start + i] *= a[a_start + i]
 

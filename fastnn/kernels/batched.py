@@ -19,7 +19,7 @@ threaded path calls it inside a parallel loop, which numba cannot inline into. T
 from ._jit import kernel
 from .activations import activate, multiply_derivative, softmax_rows
 from .buffers import copy
-from .codes import SOFTMAX
+from .codes import COMPILED_ACTIVATIONS, SOFTMAX
 from .dense import dense_backward, dense_forward
 from .losses import delta_needs_derivative, loss_rows
 from .updates import (add_weight_penalty, batch_scale, batch_share, penalize_and_update,
@@ -84,7 +84,7 @@ def forward_block(net, params, x, rows, part_rows, block_rows, acts, z_out, firs
         if last:
             copy(z_flat, a_flat)
         code = activations[layer]
-        if code == SOFTMAX:
+        if SOFTMAX in COMPILED_ACTIVATIONS and code == SOFTMAX:
             softmax_rows(a_flat, 0, rows, width)
         else:
             activate(code, a_flat, 0, rows * width)

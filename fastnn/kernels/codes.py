@@ -18,3 +18,11 @@ SUM, MEAN, BATCH_MEANS = range(3)
 
 # Optimizer updates: torch.optim's SGD and Adam, and scikit-learn's (fastnn.MLPClassifier).
 OPT_SGD, OPT_ADAM, OPT_SKLEARN_SGD, OPT_SKLEARN_ADAM = range(4)
+
+# The codes a compiled kernel has code for. A kernel's branch for code C tests
+# ``C in COMPILED_... and code == C``: numba's branch pruning reads these tuples as constants,
+# and fastnn.kernels._jit.specialised compiles a copy of a kernel with them narrowed to one
+# network's codes, so the other branches are never typed nor compiled.
+COMPILED_ACTIVATIONS = (SIGMOID, TANH, RELU, LEAKY_RELU, LINEAR, SOFTMAX, SOFTPLUS, EXP)
+COMPILED_LOSSES = (SQUARED_ERROR, BINARY_CROSS_ENTROPY, CROSS_ENTROPY, POISSON)
+COMPILED_OPTIMIZERS = (OPT_SGD, OPT_ADAM, OPT_SKLEARN_SGD, OPT_SKLEARN_ADAM)

@@ -31,7 +31,8 @@ import numpy as np
 from ._jit import kernel
 from .activations import softplus
 from .buffers import copy
-from .codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, POISSON, SOFTMAX, SQUARED_ERROR
+from .codes import (BINARY_CROSS_ENTROPY, COMPILED_ACTIVATIONS, COMPILED_LOSSES, CROSS_ENTROPY,
+                    POISSON, SOFTMAX, SQUARED_ERROR)
 from .elementary import vlog1p
 
 
@@ -59,7 +60,7 @@ def loss_rows(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, scale)
     a_start = max(a_start, 0)
     d_start = max(d_start, 0)
     total = 0.0
-    if loss == BINARY_CROSS_ENTROPY:
+    if BINARY_CROSS_ENTROPY in COMPILED_LOSSES and loss == BINARY_CROSS_ENTROPY:
         for row in range(rows):
             first = max(row * n, 0)
             weight = w[row]
@@ -67,7 +68,7 @@ def loss_rows(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, scale)
             for j in range(n):
                 total += weight * (softplus(z[first + j], zero) - t[first + j] * z[first + j])
                 delta[d_start + first + j] = row_scale * (a[a_start + first + j] - t[first + j])
-    elif loss == POISSON:
+    elif POISSON in COMPILED_LOSSES and loss == POISSON:
         for row in range(rows):
             first = max(row * n, 0)
             weight = w[row]
@@ -76,7 +77,7 @@ def loss_rows(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, scale)
                 total += weight * poisson(z[first + j], a[a_start + first + j], t[first + j],
                                           zero)
                 delta[d_start + first + j] = row_scale * (a[a_start + first + j] - t[first + j])
-    elif loss == CROSS_ENTROPY:
+    elif CROSS_ENTROPY in COMPILED_LOSSES and loss == CROSS_ENTROPY:
         for row in range(rows):
             first = max(row * n, 0)
             weight = w[row]
@@ -95,7 +96,7 @@ def loss_rows(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, scale)
             for j in range(n):
                 delta[d_start + first + j] = row_scale * (
                     a[a_start + first + j] * target_sum - t[first + j])
-    else:  # SQUARED_ERROR
+    elif SQUARED_ERROR in COMPILED_LOSSES:  # loss == SQUARED_ERROR
         for row in range(rows):
             first = max(row * n, 0)
             weight = w[row]
@@ -104,7 +105,7 @@ def loss_rows(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, scale)
                 error = a[a_start + first + j] - t[first + j]
                 total += weight * (half * error * error)
                 delta[d_start + first + j] = row_scale * error
-            if output == SOFTMAX:
+            if SOFTMAX in COMPILED_ACTIVATIONS and output == SOFTMAX:
                 weighted = zero
                 for j in range(n):
                     weighted += delta[d_start + first + j] * a[a_start + first + j]
@@ -127,21 +128,21 @@ def loss_columns(loss, output, z, a, t, w, delta, m, n, scale, scratch):
     for i in range(m):
         row_scale[i] = scale * w[i]  # in float64 (batch_scale), rounded once
     total = 0.0
-    if loss == BINARY_CROSS_ENTROPY:
+    if BINARY_CROSS_ENTROPY in COMPILED_LOSSES and loss == BINARY_CROSS_ENTROPY:
         for j in range(n):
             zj, tj = z[j * m:(j + 1) * m], t[j * m:(j + 1) * m]
             aj, dj = a[j * m:(j + 1) * m], delta[j * m:(j + 1) * m]
             for i in range(m):
                 total += w[i] * (softplus(zj[i], zero) - tj[i] * zj[i])
                 dj[i] = row_scale[i] * (aj[i] - tj[i])
-    elif loss == POISSON:
+    elif POISSON in COMPILED_LOSSES and loss == POISSON:
         for j in range(n):
             zj, tj = z[j * m:(j + 1) * m], t[j * m:(j + 1) * m]
             aj, dj = a[j * m:(j + 1) * m], delta[j * m:(j + 1) * m]
             for i in range(m):
                 total += w[i] * poisson(zj[i], aj[i], tj[i], zero)
                 dj[i] = row_scale[i] * (aj[i] - tj[i])
-    elif loss == CROSS_ENTROPY:
+    elif CROSS_ENTROPY in COMPILED_LOSSES and loss == CROSS_ENTROPY:
         log_sum_exp = scratch[:m]  # the peak, first
         at_peak = scratch[m:2 * m]
         target_sum = scratch[2 * m:3 * m]
@@ -166,7 +167,7 @@ def loss_columns(loss, output, z, a, t, w, delta, m, n, scale, scratch):
             for i in range(m):
                 total += w[i] * (tj[i] * (log_sum_exp[i] - zj[i]))
                 dj[i] = row_scale[i] * (aj[i] * target_sum[i] - tj[i])
-    else:  # SQUARED_ERROR
+    elif SQUARED_ERROR in COMPILED_LOSSES:  # loss == SQUARED_ERROR
         for j in range(n):
             tj = t[j * m:(j + 1) * m]
             aj, dj = a[j * m:(j + 1) * m], delta[j * m:(j + 1) * m]
@@ -174,7 +175,7 @@ def loss_columns(loss, output, z, a, t, w, delta, m, n, scale, scratch):
                 error = aj[i] - tj[i]
                 total += w[i] * (half * error * error)
                 dj[i] = row_scale[i] * error
-        if output == SOFTMAX:
+        if SOFTMAX in COMPILED_ACTIVATIONS and output == SOFTMAX:
             weighted = scratch[:m]
             weighted[:] = zero
             for j in range(n):

@@ -21,7 +21,7 @@ from . import losses
 from ._jit import inlined, kernel
 from .activations import activate, multiply_derivative, softmax_columns
 from .buffers import copy
-from .codes import SOFTMAX, SQUARED_ERROR
+from .codes import COMPILED_ACTIVATIONS, SOFTMAX, SQUARED_ERROR
 from .losses import delta_needs_derivative
 from .updates import (add_weight_penalty, batch_scale, batch_share, penalize_and_update,
                       record_epoch)
@@ -105,7 +105,7 @@ def forward_chunk(net, params, m, keep_z, acts, z_out, scratch):
         if layer == last and keep_z:
             copy(acts[d:d + size], z_out)
         code = activations[layer]
-        if code == SOFTMAX:
+        if SOFTMAX in COMPILED_ACTIVATIONS and code == SOFTMAX:
             softmax_columns(acts[d:d + size], m, n, scratch)
         else:
             activate(code, acts[d:d + size], 0, size)

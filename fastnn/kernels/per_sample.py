@@ -20,7 +20,7 @@ gradient goes straight into the flat ``grad`` buffer.
 """
 from . import activations, losses, updates
 from ._jit import inlined, kernel
-from .codes import SOFTMAX
+from .codes import COMPILED_ACTIVATIONS, SOFTMAX
 from .losses import delta_needs_derivative
 from .updates import batch_scale, batch_share, record_epoch
 
@@ -138,7 +138,7 @@ def train_per_sample(net, params, opt, batches, work, out):
                     for j in range(size):
                         z_out[j] = acts[d + j]
                 code = activations[layer]
-                if code == SOFTMAX:
+                if SOFTMAX in COMPILED_ACTIVATIONS and code == SOFTMAX:
                     softmax_rows(acts, d, rows, n)
                 else:
                     activate(code, acts, d, size)

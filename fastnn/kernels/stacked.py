@@ -24,8 +24,9 @@ import numpy as np
 
 from ._jit import kernel
 from .activations import softplus
-from .codes import (BATCH_MEANS, BINARY_CROSS_ENTROPY, CROSS_ENTROPY, OPT_ADAM, OPT_SGD,
-                    OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD, POISSON, SOFTMAX)
+from .codes import (BATCH_MEANS, BINARY_CROSS_ENTROPY, COMPILED_ACTIVATIONS, COMPILED_LOSSES,
+                    COMPILED_OPTIMIZERS, CROSS_ENTROPY, OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM,
+                    OPT_SKLEARN_SGD, POISSON, SOFTMAX, SQUARED_ERROR)
 from .elementary import vexp, vlog1p
 from .losses import delta_needs_derivative, poisson
 from .per_sample import activate, multiply_derivative
@@ -112,21 +113,21 @@ def loss_lanes(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, nl, w
         weights = w[max(row * nl, 0):max((row + 1) * nl, 0)]
         for l in range(nl):
             table[row_scale + l] = a.dtype.type(wide[scale + l] * weights[l])
-        if loss == BINARY_CROSS_ENTROPY:
+        if BINARY_CROSS_ENTROPY in COMPILED_LOSSES and loss == BINARY_CROSS_ENTROPY:
             for j in range(n):
                 at = max(first + j * nl, 0)
                 for l in range(nl):
                     q = at + l
                     wide[sums + l] += weights[l] * (softplus(z[q], zero) - t[q] * z[q])
                     delta[d_start + q] = table[row_scale + l] * (a[a_start + q] - t[q])
-        elif loss == POISSON:
+        elif POISSON in COMPILED_LOSSES and loss == POISSON:
             for j in range(n):
                 at = max(first + j * nl, 0)
                 for l in range(nl):
                     q = at + l
                     wide[sums + l] += weights[l] * poisson(z[q], a[a_start + q], t[q], zero)
                     delta[d_start + q] = table[row_scale + l] * (a[a_start + q] - t[q])
-        elif loss == CROSS_ENTROPY:
+        elif CROSS_ENTROPY in COMPILED_LOSSES and loss == CROSS_ENTROPY:
             for l in range(nl):
                 table[peak + l] = z[first + l]
                 table[extra + l] = a[a_start + first + l]
@@ -151,7 +152,7 @@ def loss_lanes(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, nl, w
                     q = at + l
                     delta[d_start + q] = table[row_scale + l] * (
                         a[a_start + q] * table[extra + l] - t[q])
-        else:  # SQUARED_ERROR
+        elif SQUARED_ERROR in COMPILED_LOSSES:  # loss == SQUARED_ERROR
             for j in range(n):
                 at = max(first + j * nl, 0)
                 for l in range(nl):
@@ -159,7 +160,7 @@ def loss_lanes(loss, output, z, a, a_start, t, w, delta, d_start, rows, n, nl, w
                     error = a[a_start + q] - t[q]
                     wide[sums + l] += weights[l] * (half * error * error)
                     delta[d_start + q] = table[row_scale + l] * error
-            if output == SOFTMAX:
+            if SOFTMAX in COMPILED_ACTIVATIONS and output == SOFTMAX:
                 for l in range(nl):
                     table[extra + l] = zero
                 for j in range(n):
@@ -226,15 +227,15 @@ def update_lanes(opt, params, grad, nl):
     if uniform_lanes(code, table, steps, nl):  # one flat loop, as a model alone
         first = state[0]
         last = state[state.shape[0] - 1]
-        if code == OPT_SGD:
+        if OPT_SGD in COMPILED_OPTIMIZERS and code == OPT_SGD:
             sgd_update(params, grad, first, table[0], table[TILE], table[2 * TILE],
                        table[3 * TILE] != zero)
-        elif code == OPT_ADAM:
+        elif OPT_ADAM in COMPILED_OPTIMIZERS and code == OPT_ADAM:
             adam_update(params, grad, first, last, table[0], table[TILE], table[2 * TILE],
                         table[3 * TILE], table[4 * TILE], steps[0])
-        elif code == OPT_SKLEARN_SGD:
+        elif OPT_SKLEARN_SGD in COMPILED_OPTIMIZERS and code == OPT_SKLEARN_SGD:
             sklearn_sgd_update(params, grad, first, table[0], table[TILE], table[2 * TILE] != zero)
-        else:
+        elif OPT_SKLEARN_ADAM in COMPILED_OPTIMIZERS:  # code == OPT_SKLEARN_ADAM
             sklearn_adam_update(params, grad, first, last, table[0], table[TILE], table[2 * TILE],
                                 table[3 * TILE], steps[0])
         return
@@ -261,7 +262,7 @@ def update_lanes(opt, params, grad, nl):
     for q0 in range(0, n, TILE_PARAMS):
         base = max(q0 * nl, 0)
         count = max(min(TILE_PARAMS, n - q0) * nl, 0)
-        if code == OPT_SGD:  # lr, momentum, weight_decay, nesterov
+        if OPT_SGD in COMPILED_OPTIMIZERS and code == OPT_SGD:  # lr, momentum, decay, nesterov
             for c in range(count):
                 i = base + c
                 g2 = grad[i] + table[2 * TILE + c] * params[i]
@@ -269,7 +270,8 @@ def update_lanes(opt, params, grad, nl):
                 first[i] = b if table[KEEP * TILE + c] != zero else first[i]
                 params[i] -= table[STEP_SIZE * TILE + c] * (
                     (g2 + table[TILE + c] * b) if table[3 * TILE + c] != zero else b)
-        elif code == OPT_SKLEARN_SGD:  # lr, momentum, nesterov
+        elif OPT_SKLEARN_SGD in COMPILED_OPTIMIZERS and code == OPT_SKLEARN_SGD:
+            # lr, momentum, nesterov
             for c in range(count):
                 i = base + c
                 velocity = table[TILE + c] * first[i] - table[c] * grad[i]
@@ -278,7 +280,8 @@ def update_lanes(opt, params, grad, nl):
                 active = table[ACTIVE * TILE + c] != zero
                 first[i] = velocity if active else first[i]
                 params[i] = moved if active else params[i]
-        else:  # Adam (torch's: lr, beta1, beta2, eps, weight_decay; scikit-learn's: no decay)
+        elif OPT_ADAM in COMPILED_OPTIMIZERS or OPT_SKLEARN_ADAM in COMPILED_OPTIMIZERS:
+            # Adam (torch's: lr, beta1, beta2, eps, weight_decay; scikit-learn's: no decay)
             torch = code == OPT_ADAM
             for c in range(count):  # the moments (a loop of their own: fewer arrays a loop)
                 i = base + c
@@ -395,7 +398,7 @@ def train_lanes(net, params, opt, batches, work, out):
                     for q in range(size):
                         z_out[q] = acts[top_at + q]
                 code = activations[layer]
-                if code == SOFTMAX:
+                if SOFTMAX in COMPILED_ACTIVATIONS and code == SOFTMAX:
                     softmax_lanes(acts, d * nl, rows, n, nl, table)
                 else:
                     activate(code, acts, d * nl, size)

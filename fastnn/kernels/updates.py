@@ -11,7 +11,8 @@ non-negative (numba wraps negative ones), so that loop would not vectorise.
 import numpy as np
 
 from ._jit import kernel
-from .codes import BATCH_MEANS, OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM, OPT_SKLEARN_SGD
+from .codes import (BATCH_MEANS, COMPILED_OPTIMIZERS, OPT_ADAM, OPT_SGD, OPT_SKLEARN_ADAM,
+                    OPT_SKLEARN_SGD)
 
 
 @kernel(inline=True)
@@ -113,14 +114,14 @@ def apply_update(opt, params, grad, lo, hi):
     p = params[lo:hi]
     g = grad[lo:hi]
     first = state[0][lo:hi]
-    if code == OPT_SGD:
+    if OPT_SGD in COMPILED_OPTIMIZERS and code == OPT_SGD:
         sgd_update(p, g, first, hyper[0], hyper[1], hyper[2], hyper[3] != 0)
-    elif code == OPT_ADAM:
+    elif OPT_ADAM in COMPILED_OPTIMIZERS and code == OPT_ADAM:
         adam_update(p, g, first, state[1][lo:hi], hyper[0], hyper[1], hyper[2], hyper[3],
                     hyper[4], step[0])
-    elif code == OPT_SKLEARN_SGD:
+    elif OPT_SKLEARN_SGD in COMPILED_OPTIMIZERS and code == OPT_SKLEARN_SGD:
         sklearn_sgd_update(p, g, first, hyper[0], hyper[1], hyper[2] != 0)
-    elif code == OPT_SKLEARN_ADAM:
+    elif OPT_SKLEARN_ADAM in COMPILED_OPTIMIZERS and code == OPT_SKLEARN_ADAM:
         sklearn_adam_update(p, g, first, state[1][lo:hi], hyper[0], hyper[1], hyper[2],
                             hyper[3], step[0])
 

@@ -7,7 +7,9 @@ CALLS makes one call of each kind (training on each path, batches split into par
 kernel runs them on threads or on one thread), the loss and gradient and predictions on the
 narrow, batched and sparse paths, predictions split into parts, and a fastnn.MLPStack's
 per-sample training in lanes; its other paths run fastnn.MLP's kernels) with small arrays; the kernels' types depend only on the dtype, so these
-fill the cache for every network.
+fill the cache for every network: with the generic kernels (fastnn.kernels._jit.for_codes),
+which have code for every activation, loss and optimizer, and which a later process runs
+whenever it finds them in the cache.
 """
 import time
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ import numpy as np
 import scipy.sparse
 
 from .. import paths, stack, threads
+from ..kernels._jit import generic_kernels
 from ..model import MLP
 from ..optimizers import SGD
 
@@ -93,8 +96,13 @@ def make(call, dtype):
 
 
 def run(dtypes=DTYPES, out=print):
-    """Compile (or load, when cached) every call's kernels in each dtype; returns the seconds
-    of each (name, dtype)."""
+    """Compile (or load, when cached) every call's generic kernels in each dtype; returns the
+    seconds of each (name, dtype)."""
+    with generic_kernels():
+        return _run(dtypes, out)
+
+
+def _run(dtypes, out):
     seconds = {}
     for dtype in dtypes:
         for call in CALLS:
