@@ -61,6 +61,19 @@ def test_a_network_runs_the_generic_kernel_where_it_is_compiled(monkeypatch):
     assert _jit.for_codes(_jit.kernel(branch_taken), (TANH,)).py_func is branch_taken
 
 
+def test_a_process_makes_at_most_max_copies_of_a_kernel(monkeypatch):
+    """A process that meets a third configuration runs the generic kernel for it."""
+    monkeypatch.setattr(_jit, "_GENERIC", [False])
+    monkeypatch.setattr(_jit, "_in_cache", lambda dispatcher: False)
+    fresh = _jit.kernel(branch_taken)
+    configurations = [(TANH,), (SIGMOID,), (SIGMOID, TANH), (codes.RELU,)]
+    kernels = [_jit.for_codes(fresh, codes_) for codes_ in configurations]
+    assert len(set(kernels[:_jit.MAX_COPIES])) == _jit.MAX_COPIES
+    assert fresh not in kernels[:_jit.MAX_COPIES]
+    assert kernels[_jit.MAX_COPIES:] == [fresh] * (len(configurations) - _jit.MAX_COPIES)
+    assert _jit.for_codes(fresh, (TANH,)) is kernels[0]
+
+
 SPECIALISED_FITS = textwrap.dedent("""
     import hashlib
     import numpy as np

@@ -1,4 +1,5 @@
 """The one place that says how kernels are compiled."""
+import collections
 import contextlib
 import functools
 import hashlib
@@ -185,11 +186,18 @@ def generic_kernels():
         _GENERIC.pop()
 
 
+MAX_COPIES = 2
+"""Copies of one kernel a process makes for different codes; from the next configuration on
+it runs the generic kernel (one compile serving every configuration, as a search over
+activations or optimizers needs)."""
+
+
 def for_codes(dispatcher, activations, loss=None, optimizer=None):
     """The kernel to run for a network of these activation codes (a tuple), loss and
     optimizer codes (None: any): the generic kernel where it has machine code already (in
-    this process or in the cache) or FASTNN_KERNELS=generic, else its copy specialised for
-    these codes (``specialised``), which compiles in a fraction of the generic one's time."""
+    this process or in the cache), after MAX_COPIES copies of it, or with
+    FASTNN_KERNELS=generic; else its copy specialised for these codes (``specialised``),
+    which compiles in a fraction of the generic one's time."""
     if (_GENERIC[-1] or _as_kernel(dispatcher) is None or dispatcher.overloads
             or _in_cache(dispatcher)):
         return dispatcher
@@ -203,7 +211,14 @@ def _for_codes(dispatcher, activations, loss, optimizer):
         code_sets["COMPILED_LOSSES"] = (loss,)
     if optimizer is not None:
         code_sets["COMPILED_OPTIMIZERS"] = (optimizer,)
-    return specialised(dispatcher, **code_sets)
+    if _copies_made[id(dispatcher)] >= MAX_COPIES:
+        return dispatcher
+    copy = specialised(dispatcher, **code_sets)
+    _copies_made[id(dispatcher)] += copy is not dispatcher
+    return copy
+
+
+_copies_made = collections.Counter()  # id of a generic kernel -> copies for_codes made of it
 
 
 @functools.cache
