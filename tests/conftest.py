@@ -2,6 +2,7 @@
 reference models, and the tolerances they must meet."""
 import itertools
 import os
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,16 @@ try); test_specialised.py checks those copies against them on every path."""
 import fastnn  # noqa: E402  (after FASTNN_KERNELS is set)
 from fastnn import _registry as reg
 from fastnn import model, paths, stack, threads
+
+RECORD_COMPILED = textwrap.dedent("""
+    from numba.core import event
+    compiled = []  # the qualified names of the functions numba compiles, in order
+    class Listener(event.Listener):
+        def on_start(self, ev): pass
+        def on_end(self, ev): compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+    event.register("numba:compile", Listener())
+""")
+"""The start of a script for a new process that records what numba compiles in it."""
 
 settings.register_profile("ci", max_examples=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

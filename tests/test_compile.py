@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 
+from conftest import RECORD_COMPILED
 from fastnn import threads
 from fastnn.tools import compile as compile_kernels
 
@@ -142,13 +143,7 @@ def test_each_compile_call_runs_its_kernel(monkeypatch, kernel_calls, call, dtyp
     assert set(kernel_calls) == {expected}
 
 
-CHECK_CACHED = textwrap.dedent("""
-    from numba.core import event
-    compiled = []
-    class Listener(event.Listener):
-        def on_start(self, ev): pass
-        def on_end(self, ev): compiled.append(ev.data["dispatcher"].py_func.__qualname__)
-    event.register("numba:compile", Listener())
+CHECK_CACHED = RECORD_COMPILED + textwrap.dedent("""
     from fastnn.tools import startup
     for case in startup.CASES:
         if case.fastnn and not case.missing_requirements():

@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import fastnn
+from conftest import RECORD_COMPILED
 
 PACKAGE = pathlib.Path(fastnn.__file__).parent
 STANDARD = {"collections", "contextlib", "functools", "hashlib", "pathlib", "math", "numbers",
@@ -89,14 +90,8 @@ def test_no_import_circles():
         visit(name)
 
 
-PREDICT_ONLY = textwrap.dedent("""
+PREDICT_ONLY = RECORD_COMPILED + textwrap.dedent("""
     import numpy as np, fastnn, fastnn.model as m
-    from numba.core import event
-    compiled = []
-    class Listener(event.Listener):
-        def on_start(self, ev): pass
-        def on_end(self, ev): compiled.append(ev.data["dispatcher"].py_func.__qualname__)
-    event.register("numba:compile", Listener())
     net = fastnn.MLP([64, 128, 10], hidden="relu", output="softmax", seed=0)
     net.forward(np.zeros((5, 64)))
     narrow = fastnn.MLP([2, 10, 1], seed=0)

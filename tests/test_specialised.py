@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+from conftest import RECORD_COMPILED
 from fastnn.kernels import _jit, codes, per_sample, threaded
 from fastnn.kernels.codes import COMPILED_ACTIVATIONS, SIGMOID, TANH
 
@@ -74,19 +75,12 @@ def test_a_process_makes_at_most_max_copies_of_a_kernel(monkeypatch):
     assert _jit.for_codes(fresh, (TANH,)) is kernels[0]
 
 
-SPECIALISED_FITS = textwrap.dedent("""
+SPECIALISED_FITS = RECORD_COMPILED + textwrap.dedent("""
     import hashlib
     import numpy as np
     import scipy.sparse
     import fastnn
     from fastnn import threads
-    from numba.core import event
-
-    compiled = []
-    class Listener(event.Listener):
-        def on_start(self, ev): pass
-        def on_end(self, ev): compiled.append(ev.data["dispatcher"].py_func.__qualname__)
-    event.register("numba:compile", Listener())
 
     def digest(*arrays):
         return hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes()
