@@ -211,14 +211,16 @@ def _for_codes(dispatcher, activations, loss, optimizer):
         code_sets["COMPILED_LOSSES"] = (loss,)
     if optimizer is not None:
         code_sets["COMPILED_OPTIMIZERS"] = (optimizer,)
-    if _copies_made[id(dispatcher)] >= MAX_COPIES:
-        return dispatcher
     copy = specialised(dispatcher, **code_sets)
-    _copies_made[id(dispatcher)] += copy is not dispatcher
+    made = _copies_made[id(dispatcher)]
+    if copy is not dispatcher and copy not in made:
+        if len(made) >= MAX_COPIES:
+            return dispatcher
+        made.add(copy)
     return copy
 
 
-_copies_made = collections.Counter()  # id of a generic kernel -> copies for_codes made of it
+_copies_made = collections.defaultdict(set)  # id of a generic kernel -> its copies run
 
 
 @functools.cache
