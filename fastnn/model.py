@@ -36,6 +36,8 @@ threads while the cores are free, else on one thread."""
 FORWARD_THREADED = forward_threaded
 NO_ORDER = np.empty((1, 0), np.int64)
 """The order of one pass over every row in storage order."""
+EMPTY = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0)}
+"""Zero-length buffers, for the workspace's unused slots (never written)."""
 
 
 def kernel_for(generic, net, opt=None):
@@ -44,10 +46,6 @@ def kernel_for(generic, net, opt=None):
     (fastnn.kernels._jit.for_codes)."""
     return for_codes(generic, tuple(net[3].tolist()), int(net[4]),
                      None if opt is None else int(opt[0]))
-
-
-EMPTY = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0)}
-"""Zero-length buffers, for the workspace's unused slots (never written)."""
 
 
 class MLP(Network):

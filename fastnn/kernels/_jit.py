@@ -128,11 +128,9 @@ def specialised(dispatcher, **code_sets):
     them. The same source and the same arithmetic, compiled in a fraction of the time: a
     network runs a few of the activations, one loss and one optimizer. A copy's name (and
     so its symbols and its cache files) carries its codes."""
-    read = code_sets_read(dispatcher)
     narrowed = tuple((name, tuple(sorted(set(code_sets[name]))))
-                     for name in sorted(read) if name in code_sets)
-    narrowed = tuple((name, values) for name, values in narrowed
-                     if values != getattr(codes, name))
+                     for name in sorted(code_sets_read(dispatcher) & code_sets.keys())
+                     if set(code_sets[name]) != set(getattr(codes, name)))
     return _copy(dispatcher, narrowed) if narrowed else dispatcher
 
 
