@@ -5,6 +5,7 @@ and calls its kernel from the tables below, each with the same leading bundles:
 (net, params, opt, batches, work, out) for training, (net, params, batches, work) for the
 loss and gradient, (net, params, X, work, out) for predictions (fastnn.kernels).
 """
+import collections
 import time
 
 import numba
@@ -12,7 +13,7 @@ import numpy as np
 
 from . import paths, persistence
 from ._validation import as_csr, is_sparse
-from .kernels._jit import for_codes
+from .kernels._jit import for_codes, has_machine_code, serial_twin
 from .kernels.batched import forward_batched, loss_grad_batched, train_batched
 from .kernels.narrow import forward_narrow, loss_grad_narrow, train_narrow
 from .kernels.per_sample import train_per_sample
@@ -25,7 +26,8 @@ from .threads import (choice_for, cores_free_recently, forced_way, have_cores, o
 TRAIN = {paths.PER_SAMPLE: train_per_sample, paths.NARROW: train_narrow,
          paths.BATCHED: train_batched, paths.SPARSE: train_sparse}
 """The training kernel of each path; batches split into parts run in THREADED, on threads or on
-one thread (the same kernel and arithmetic either way, so a fit compiles one of the two)."""
+one thread (the same kernel and arithmetic either way), or in its serial twin while the
+parallel kernel is not compiled (split_kernel)."""
 THREADED = train_threaded
 LOSS_GRAD = {paths.NARROW: loss_grad_narrow, paths.BATCHED: loss_grad_batched,
              paths.SPARSE: loss_grad_sparse}
@@ -46,6 +48,34 @@ def kernel_for(generic, net, opt=None):
     (fastnn.kernels._jit.for_codes)."""
     return for_codes(generic, tuple(net[3].tolist()), int(net[4]),
                      None if opt is None else int(opt[0]))
+
+
+PARALLEL_COMPILE_SECONDS = 15.0
+"""About what compiling a parallel kernel costs (its serial twin compiled): a process runs
+a split path's serial twin until the twin has run this long, counting the rest of the fit at
+its measured rate, and then compiles the parallel kernel (at most twice the cost of
+knowing in advance whether the fit would repay it). Threads save at most half of each call's
+time on two cores, and most fits and predictions run for well under a second."""
+SERIAL_SECONDS = collections.Counter()
+"""Serial twin -> the seconds it ran in this process (calls that compiled not counted)."""
+
+
+def split_kernel(generic, net, opt=None, remaining=0.0):
+    """The kernel for batches or predictions split into parts, and whether it is parallel:
+    ``generic``'s kernel for the network's codes (kernel_for) where running it compiles
+    nothing (fastnn.kernels._jit.has_machine_code), where it is the generic one, inside
+    parts_on_threads(True), or once its serial twin has run PARALLEL_COMPILE_SECONDS
+    (SERIAL_SECONDS, plus ``remaining`` seconds expected); else its serial twin
+    (fastnn.kernels._jit.serial_twin), which runs the parts one after another to the same
+    bits and compiles in a fraction of the time: a newcomer's first fit does not wait for
+    the parallel kernel."""
+    parallel = kernel_for(generic, net, opt)
+    if parallel is generic or forced_way() or has_machine_code(parallel):
+        return parallel, True
+    twin = serial_twin(parallel)
+    if SERIAL_SECONDS[twin] + remaining >= PARALLEL_COMPILE_SECONDS:
+        return parallel, True
+    return twin, False
 
 
 class MLP(Network):
@@ -80,13 +110,19 @@ class MLP(Network):
         """A batched prediction split into ``n_parts`` parts, in blocks of ``rows`` rows: on
         threads while the cores are free, else one after another; BLAS on one thread either
         way (its own threads would collapse as the parts' do)."""
-        on_threads = cores_free_recently(n_parts) if forced_way() is None else forced_way()
+        net = self._net()
+        forward, parallel = split_kernel(FORWARD_THREADED, net)
+        on_threads = parallel and (cores_free_recently(n_parts) if forced_way() is None
+                                   else forced_way())
         parts_work = (rows, np.empty((n_parts, rows * sum(self._sizes[1:])), self._dtype),
                       np.empty((n_parts, rows * self._sizes[-1]), self._dtype))
         with one_blas_thread():
-            net = self._net()
-            self._on_threads(n_parts if on_threads else 1, kernel_for(FORWARD_THREADED, net),
-                             net, self._params, X, parts_work, out)
+            compiled = len(forward.overloads)
+            started = time.perf_counter()
+            self._on_threads(n_parts if on_threads else 1, forward, net, self._params, X,
+                             parts_work, out)
+        if not parallel and len(forward.overloads) == compiled:
+            SERIAL_SECONDS[forward] += time.perf_counter() - started
         return out
 
     def _loss_grad(self, X, T, weights, loss, mean, l2):
@@ -118,11 +154,15 @@ class MLP(Network):
                                     self._workspace(path, shuffled), out)
             return out[0][:done], out[1][:done]
         threaded_work = self._threaded_workspace(batch_size, path.n_parts, shuffled)
-        threaded = kernel_for(THREADED, net, opt)
         choice = choice_for((tuple(self._sizes), batch_size, self._dtype.name, path.n_parts))
         done = 0
         while done < len(orders):
-            if forced_way() is not None:
+            rate = choice.rate(False) or choice.rough
+            remaining = (len(orders) - done) * X.shape[0] / rate if rate else 0.0
+            threaded, parallel = split_kernel(THREADED, net, opt, remaining)
+            if not parallel:
+                on_threads, probe = False, False
+            elif forced_way() is not None:
                 on_threads, probe = forced_way(), False
             else:
                 on_threads, probe = choice.best(have_cores(path.n_parts), X.shape[0])
@@ -139,8 +179,10 @@ class MLP(Network):
                 ran = self._on_threads(path.n_parts if on_threads else 1, threaded, net,
                                        self._params, opt, run, threaded_work, results)
                 seconds = time.perf_counter() - started
-            if len(threaded.overloads) == compiled:
-                choice.record(on_threads, probe, ran * X.shape[0], seconds)  # not compiling
+            if len(threaded.overloads) == compiled:  # not compiling
+                choice.record(on_threads, probe, ran * X.shape[0], seconds)
+                if not parallel:
+                    SERIAL_SECONDS[threaded] += seconds
             done += ran
             if ran < count:  # stopped at a non-finite loss
                 break

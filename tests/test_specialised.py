@@ -6,7 +6,11 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
+from numba import prange
+
 from conftest import RECORD_COMPILED
+from fastnn import model, threads
 from fastnn.kernels import _jit, codes, per_sample, threaded
 from fastnn.kernels.codes import COMPILED_ACTIVATIONS, SIGMOID, TANH
 
@@ -76,7 +80,51 @@ def test_a_process_makes_at_most_max_copies_of_a_kernel(monkeypatch):
     assert _jit.for_codes(fresh, (TANH,)) is kernels[0]
 
 
+def running_sums(x):
+    """x[p] += x[p - 1] for each p in order: what a parallel loop over p leaves depends on
+    whether its iterations run in order."""
+    for p in prange(1, x.size):
+        x[p] += x[p - 1]
+
+
+def test_a_serial_twin_runs_a_parallel_kernels_loops_in_order():
+    parallel = _jit.kernel(parallel=True)(running_sums)
+    twin = _jit.serial_twin(parallel)
+    assert twin is _jit.serial_twin(parallel) and twin is not parallel
+    assert twin.py_func.__qualname__ == "running_sums__serial"
+    x = np.ones(1000)
+    twin(x)
+    assert (x == np.arange(1, 1001)).all()
+    assert not twin.targetoptions.get("parallel")
+
+
+def test_a_split_path_runs_the_serial_twin_until_it_has_run_long_enough(monkeypatch):
+    """Batches and predictions split into parts run the parallel kernel where it costs no
+    compilation, else its serial twin, until the twin's seconds (and those the fit still
+    expects) reach PARALLEL_COMPILE_SECONDS."""
+    parallel = _jit.kernel(parallel=True)(running_sums)  # nothing compiled, nothing cached
+    monkeypatch.setattr(_jit, "_in_cache", lambda dispatcher: False)
+    monkeypatch.setattr(model, "kernel_for", lambda generic, net, opt=None: parallel)
+    monkeypatch.setattr(model, "SERIAL_SECONDS", model.SERIAL_SECONDS.copy())
+    twin = _jit.serial_twin(parallel)
+    assert model.split_kernel(None, None) == (twin, False)
+    assert model.split_kernel(parallel, None) == (parallel, True)  # the generic kernel
+    with threads.parts_on_threads(False):
+        assert model.split_kernel(None, None) == (twin, False)
+    with threads.parts_on_threads(True):
+        assert model.split_kernel(None, None) == (parallel, True)
+    seconds = model.PARALLEL_COMPILE_SECONDS
+    assert model.split_kernel(None, None, remaining=seconds) == (parallel, True)
+    model.SERIAL_SECONDS[twin] += seconds / 2
+    assert model.split_kernel(None, None, remaining=seconds / 4) == (twin, False)
+    assert model.split_kernel(None, None, remaining=seconds / 2) == (parallel, True)
+    model.SERIAL_SECONDS.clear()
+    parallel(np.ones(4))  # compiled now
+    assert model.split_kernel(None, None) == (parallel, True)
+
+
 SPECIALISED_FITS = RECORD_COMPILED + textwrap.dedent("""
+    import contextlib
     import hashlib
     import numpy as np
     import scipy.sparse
@@ -93,6 +141,8 @@ SPECIALISED_FITS = RECORD_COMPILED + textwrap.dedent("""
          fastnn.SGD(lr=0.05, momentum=0.9), 1, 40, False),
         ("narrow", [3, 6, 2], ["softplus"], "exp", "poisson", fastnn.Adam(lr=0.01), None, 300,
          False),
+        ("threads or the serial twin", [16, 64, 48, 4], ["relu", "softplus"], "softmax",
+         "cross_entropy", fastnn.SGD(lr=0.05, momentum=0.9, nesterov=True), 40, 200, False),
         ("threads", [16, 64, 48, 4], ["relu", "softplus"], "softmax", "cross_entropy",
          fastnn.SGD(lr=0.05, momentum=0.9, nesterov=True), 40, 200, False),
         ("sparse", [60, 16, 3], "leaky_relu", "linear", "squared_error",
@@ -108,10 +158,11 @@ SPECIALISED_FITS = RECORD_COMPILED + textwrap.dedent("""
         if sparse:
             X = scipy.sparse.csr_matrix(X * (X < 0.1))
         net = fastnn.MLP(sizes, hidden=hidden, output=output, seed=0)
-        with threads.parts_on_threads(True):
+        way = None if name == "threads or the serial twin" else True
+        with threads.parts_on_threads(way) if way else contextlib.nullcontext():
             history = net.fit(X, Y, loss=loss, optimizer=opt, epochs=3, batch_size=batch_size,
                               shuffle=True, seed=1)
-        results = [net.params, np.asarray(history.loss)]
+            results = [net.params, np.asarray(history.loss), net.forward(X)]
         if name == "narrow":  # the other paths' loss and predictions test the same branches
             loss_value, grad_weights, grad_biases = net.loss_and_grad(X, Y, loss=loss)
             results += [np.array([loss_value]), *grad_weights, *grad_biases, net.forward(X)]
@@ -146,7 +197,8 @@ ENTRY_KERNELS = {"train_per_sample", "train_narrow", "loss_grad_narrow", "forwar
 def test_copies_give_the_generic_kernels_bits_on_every_path(tmp_path):
     """Each path's training kernel compiled for the network's codes alone ends on the same
     bits as the generic one, compiled and loaded from the cache (and the narrow path's loss,
-    gradient and predictions)."""
+    gradient and predictions, and each path's predictions). A first fit and prediction split
+    into parts, with nothing compiled, runs the threaded kernels' serial twins."""
     generic, _ = run_fits(None, "generic")
     cold, compiled = run_fits(tmp_path / "specialised", "")
     warm, loaded = run_fits(tmp_path / "specialised", "")
@@ -154,4 +206,6 @@ def test_copies_give_the_generic_kernels_bits_on_every_path(tmp_path):
     entries = [name for name in compiled if name.split("__")[0] in ENTRY_KERNELS]
     assert {name.split("__")[0] for name in entries} == ENTRY_KERNELS, compiled
     assert all("__" in name for name in entries), entries
+    twins = {name.split("__")[0] for name in compiled if name.endswith("__serial")}
+    assert twins == {"train_threaded", "forward_threaded"}, compiled
     assert loaded == []

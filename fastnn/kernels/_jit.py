@@ -137,8 +137,8 @@ def specialised(dispatcher, **code_sets):
 _COPIES = {}
 
 
-def _copy(dispatcher, narrowed):
-    key = (id(dispatcher), narrowed)
+def _copy(dispatcher, narrowed, serial=False):
+    key = (id(dispatcher), narrowed, serial)
     if key in _COPIES:
         return _COPIES[key]
     function = dispatcher.py_func
@@ -153,11 +153,30 @@ def _copy(dispatcher, narrowed):
                               function.__defaults__, function.__closure__)
     tag = "_".join(name[len("COMPILED_"):][0].lower() + "".join(map(str, values))
                    for name, values in narrowed)
-    copy.__qualname__ = f"{function.__qualname__}__{tag}"
+    copy.__qualname__ = "__".join(filter(None, (function.__qualname__, tag,
+                                                "serial" if serial else "")))
     copy.__module__ = function.__module__
     copy.__doc__ = function.__doc__
-    _COPIES[key] = kernel(copy, **_KERNELS[id(dispatcher)][1])
+    options = dict(_KERNELS[id(dispatcher)][1])
+    if serial:
+        options["parallel"] = False
+    _COPIES[key] = kernel(copy, **options)
     return _COPIES[key]
+
+
+def serial_twin(dispatcher):
+    """The parallel kernel ``dispatcher`` compiled without numba's parallel loops: each
+    ``prange`` runs as a plain loop, its iterations one after another in order, so the twin
+    computes what the kernel computes on one thread, to the bit. It compiles in a fraction
+    of the time, without the parallel loops' outlined bodies and wrappers, each of which
+    numba optimises again with all the code it links in."""
+    return _copy(dispatcher, (), serial=True)
+
+
+def has_machine_code(dispatcher):
+    """Whether the kernel is compiled in this process or its machine code is in the cache
+    (for some signature), so that running it costs no compilation."""
+    return bool(dispatcher.overloads) or _in_cache(dispatcher)
 
 
 def inlined(helper):
@@ -196,8 +215,7 @@ def for_codes(dispatcher, activations, loss=None, optimizer=None):
     this process or in the cache), after MAX_COPIES copies of it, or with
     FASTNN_KERNELS=generic; else its copy specialised for these codes (``specialised``),
     which compiles in a fraction of the generic one's time."""
-    if (_GENERIC[-1] or _as_kernel(dispatcher) is None or dispatcher.overloads
-            or _in_cache(dispatcher)):
+    if _GENERIC[-1] or _as_kernel(dispatcher) is None or has_machine_code(dispatcher):
         return dispatcher
     return _for_codes(dispatcher, activations, loss, optimizer)
 

@@ -6,7 +6,8 @@ the penalty and optimizer update run over ``n_parts`` disjoint ranges of the par
 Two parallel loops per batch, no shared writes: ``numba.prange`` hands part p (and
 parameter range p) to one thread. With numba's threads set to one, the same kernel runs the
 parts one after another: the same arithmetic, to the bit, so a fit that switches between
-threads and one thread compiles one kernel.
+threads and one thread compiles one kernel. Its serial twin (fastnn.kernels._jit.serial_twin, compiled
+without the parallel loops, in less time) computes the same bits again.
 
 The workspace: ``work = (grad, block_rows, grad_parts, scratch_parts, acts_parts,
 deltas_parts, z_out_parts, x_buf_parts, t_buf_parts, w_buf_parts, part_sums)``: row p of
