@@ -64,6 +64,16 @@ class Bench:
     track_fraction_of_gemm_peak.param_names = ["workload", "implementation"]
     track_fraction_of_gemm_peak.unit = "of the GEMM peak"
 
+    def track_fraction_of_products_alone(self, rows, workload_id, implementation):
+        if workload_id not in rows:
+            workload(workload_id)
+        if f"{implementation}_of_products" not in rows[workload_id]:
+            raise NotImplementedError(f"{workload_id} is not BLAS-bound")
+        return rows[workload_id][f"{implementation}_of_products"]
+    track_fraction_of_products_alone.params = (IDS, IMPLEMENTATIONS)
+    track_fraction_of_products_alone.param_names = ["workload", "implementation"]
+    track_fraction_of_products_alone.unit = "of the products' rate alone"
+
     def track_sample_steps_per_second(self, rows, workload_id, implementation):
         if workload_id not in rows:
             workload(workload_id)

@@ -62,6 +62,50 @@ def test_peak_fractions_of_a_blas_bound_workload():
     assert row["plain_of_peak"] == pytest.approx(row["fastnn_of_peak"] / 2)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_batch_products_are_the_products_of_forward_and_backward(dtype):
+    """fastnn.kernels.products.batch_products: Z = A W for every layer, then dW = A^T D and,
+    but for the first layer, D_in = D W^T, from the last layer back."""
+    from fastnn.kernels.products import batch_products
+    sizes, rows = [5, 7, 3], 4
+    rng = np.random.default_rng(0)
+    params = rng.standard_normal(5 * 7 + 7 * 3).astype(dtype)
+    acts = rng.standard_normal(rows * 15).astype(dtype)
+    deltas = rng.standard_normal(rows * 15).astype(dtype)
+    grad = np.empty_like(params)
+    given_deltas = deltas.copy()
+    batch_products(np.array(sizes, np.int64), params, grad, acts, deltas, rows, 1)
+    W0, W1 = params[:35].reshape(5, 7), params[35:].reshape(7, 3)
+    A0 = acts[:20].reshape(rows, 5)
+    A1, A2 = acts[20:48].reshape(rows, 7), acts[48:].reshape(rows, 3)
+    D2 = given_deltas[48:].reshape(rows, 3)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(A1, A0 @ W0, rtol=rtol)
+    np.testing.assert_allclose(A2, A1 @ W1, rtol=rtol)
+    np.testing.assert_allclose(grad[35:].reshape(7, 3), A1.T @ D2, rtol=rtol)
+    D1 = deltas[20:48].reshape(rows, 7)
+    np.testing.assert_allclose(D1, D2 @ W1.T, rtol=rtol)
+    np.testing.assert_allclose(grad[:35].reshape(5, 7), A0.T @ D1, rtol=rtol)
+    np.testing.assert_array_equal(deltas[:20], given_deltas[:20])  # no delta into the input
+
+
+def test_products_alone_of_a_blas_bound_workload(monkeypatch):
+    monkeypatch.setattr(bench, "PRODUCTS_SECONDS", 0.001)
+    workload = WORKLOADS["W6"]
+    row = {"workload": "W6", "fastnn_per_s": 100_000.0, "plain_per_s": 50_000.0,
+           "reference_per_s": 25_000.0, "peers": [{"name": "jax", "per_s": 200_000.0}]}
+    bench.add_products_fraction(row, workload)
+    assert row["products_per_s"] > 0
+    assert row["fastnn_of_products"] == pytest.approx(100_000 / row["products_per_s"])
+    assert row["plain_of_products"] == pytest.approx(row["fastnn_of_products"] / 2)
+    line = bench.format_products([row]).splitlines()[-1]
+    assert line.startswith("W6: products alone ") and "plain NumPy" in line and "jax" in line
+    unbound = {"workload": "W1", "fastnn_per_s": 1.0, "plain_per_s": 1.0,
+               "reference_per_s": 1.0}
+    bench.add_products_fraction(unbound, WORKLOADS["W1"])
+    assert "products_per_s" not in unbound and bench.format_products([unbound]) == ""
+
+
 def test_bench_blas_native_runs_a_worker_without_the_openblas_settings(monkeypatch):
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")  # as the image sets it
     lines = []

@@ -11,7 +11,9 @@ excluded. ``--peers`` adds PyTorch, JAX, scikit-learn and FANN, where installed
 (fastnn.tools.peers).
 
 The run also measures the BLAS's matrix-product peak (GEMM_SIZE squared, every thread) and
-gives each workload on the batched path (the BLAS-bound ones) its fraction of that peak.
+gives each workload on the batched path (the BLAS-bound ones) its fraction of that peak,
+and times those workloads' matrix products alone in their own shapes (products_rate): the
+most any implementation that multiplies through this BLAS could train.
 ``--blas-native`` runs everything in a worker process whose environment lacks the OpenBLAS
 settings an image may pin (BLAS_SETTINGS), so OpenBLAS picks the kernels for this CPU as on
 users' machines.
@@ -137,6 +139,80 @@ def add_peak_fractions(row, workload, peaks):
                     for name in IMPLEMENTATIONS})
 
 
+PRODUCTS_SECONDS = 0.2
+"""Each timing of the products alone runs about this long."""
+
+
+def products_rate(workload, repeat=3):
+    """Sample-steps/s of a BLAS-bound workload's matrix products alone
+    (fastnn.kernels.products: forward, weight gradients and deltas passed back, nothing
+    else), the better of two ways: each batch split into the parts fastnn splits it into
+    (fastnn.paths), each part on a thread of its own with BLAS on one thread, as fastnn runs
+    them; and each batch whole on BLAS's own threads, as plain NumPy runs them. No
+    implementation that multiplies through this BLAS in these shapes trains faster."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..kernels.products import batch_products
+    from ..threads import one_blas_thread
+
+    net = workload.make_network(MLP)
+    batch = workload.batch_size or len(workload.data()[0])
+    sizes = np.array(net.sizes, np.int64)
+    path = paths.choose("train", batch, net.sizes, net.dtype.itemsize)
+    rng = np.random.default_rng(0)
+
+    def buffers(rows):
+        params = rng.standard_normal(sum(k * n for k, n in zip(net.sizes, net.sizes[1:])))
+        acts = rng.standard_normal(rows * int(sizes.sum()))
+        return tuple(a.astype(net.dtype) for a in (params, params.copy(), acts, acts.copy()))
+
+    def way(n_parts):
+        rows = -(-batch // n_parts)
+        parts = [buffers(rows) for _ in range(n_parts)]
+
+        def run(n_batches):
+            if n_parts == 1:
+                batch_products(sizes, *parts[0], rows, n_batches)
+                return
+            with one_blas_thread(), ThreadPoolExecutor(n_parts) as pool:
+                list(pool.map(lambda part: batch_products(sizes, *part, rows, n_batches),
+                              parts))
+        run(1)  # compiles or loads the kernel, starts the threads
+        n_batches = max(1, int(PRODUCTS_SECONDS / max(_timed(lambda: run(10))[0] / 10, 1e-9)))
+        best = statistics.median(_timed(lambda: run(n_batches))[0] for _ in range(repeat))
+        return n_batches * batch / best
+
+    return max(way(n) for n in {1, path.n_parts})
+
+
+def add_products_fraction(row, workload):
+    """For a BLAS-bound workload, its products' rate alone (products_rate) and the fraction
+    of it each implementation reached."""
+    if blas_bound(workload):
+        row["products_per_s"] = products_rate(workload)
+        row.update({f"{name}_of_products": row[f"{name}_per_s"] / row["products_per_s"]
+                    for name in IMPLEMENTATIONS})
+
+
+def format_products(rows):
+    """A line per BLAS-bound workload: its products' rate alone, and fastnn's and the peers'
+    fractions of it."""
+    lines = []
+    for r in rows:
+        if "products_per_s" not in r:
+            continue
+        others = [f"plain NumPy {r['plain_of_products']:.0%}"] + [
+            f"{p['name']} {p['per_s'] / r['products_per_s']:.0%}"
+            for p in r.get("peers", []) if "per_s" in p]
+        lines.append(f"{r['workload']}: products alone {r['products_per_s']:,.0f} steps/s; "
+                     f"fastnn reaches {r['fastnn_of_products']:.0%} of it, {', '.join(others)}")
+    if lines:
+        lines.insert(0, "BLAS-bound workloads, their matrix products alone through the same "
+                        "BLAS (forward, weight gradients, deltas; the better of fastnn's split "
+                        "over threads and BLAS's threads on whole batches):")
+    return "\n".join(lines)
+
+
 def format_table(rows):
     lines = ["| workload | fastnn steps/s | plain NumPy steps/s | fastnn / plain | "
              "reference steps/s | fastnn / reference | final loss fastnn | loss rel. diff | "
@@ -212,10 +288,15 @@ def run(workload_ids=None, quick=False, repeat=3, json_path=None, peers=False,
     peaks = {np.dtype(dtype).name: gemm_peak(dtype) for dtype in (np.float32, np.float64)}
     for row in rows:
         add_peak_fractions(row, WORKLOADS[row["workload"]], peaks)
+        add_products_fraction(row, WORKLOADS[row["workload"]])
     out("")
     out("GEMM peak ({0}x{0}, BLAS threads): ".format(GEMM_SIZE) + ", ".join(
         f"{name} {gflops:.0f} GFLOP/s" for name, gflops in peaks.items()))
     out(format_table(rows))
+    products = format_products(rows)
+    if products:
+        out("")
+        out(products)
     if peer_list:
         out("")
         out(format_peers_table(rows))
