@@ -4,8 +4,8 @@ Throughput is sample-steps per second (one sample through forward, backward and 
 Every workload runs on fastnn, on the plain NumPy a tutorial reader writes for it
 (fastnn.tools.plain: the headline ratio) and on fastnn.reference (the generic NumPy
 implementation the tests compare against), from the same weights in one process,
-interleaved (fastnn, plain, reference, [peers,] fastnn, ...); the median of the repeats is
-reported, so a noisy machine does not favour one side. Each implementation's first call (for
+interleaved (fastnn, plain, reference, [peers,] fastnn, ...), each run after QUIET_SECONDS of
+pause; the median of the repeats is reported, so a noisy machine does not favour one side. Each implementation's first call (for
 fastnn: compilation, or loading the compiled code from the cache) is timed on its own and
 excluded. ``--peers`` adds PyTorch, JAX, scikit-learn and FANN, where installed
 (fastnn.tools.peers).
@@ -54,6 +54,13 @@ BLAS_SETTINGS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 GEMM_SIZE = 2048
 
 
+QUIET_SECONDS = 0.2
+"""Pause before each timed run: threads a previous run left spinning (BLAS's idle threads
+spin for about 0.1 s after a product; PyTorch's and JAX's likewise) would take a core from
+the next run, and fastnn, which splits its batches over threads only while the cores are
+free, would train on one thread."""
+
+
 def _timed(run):
     started = time.perf_counter()
     result = run()
@@ -61,7 +68,8 @@ def _timed(run):
 
 
 def interleaved(runs, repeat):
-    """Call each of ``runs`` (name -> callable) in turn, A B A B ..., ``repeat`` times.
+    """Call each of ``runs`` (name -> callable) in turn, A B A B ..., ``repeat`` times, each
+    after QUIET_SECONDS of pause.
 
     Returns ({name: median seconds}, {name: its last result}), so a noisy machine does not
     favour one side."""
@@ -69,6 +77,7 @@ def interleaved(runs, repeat):
     results = {}
     for _ in range(repeat):
         for name, run in runs.items():
+            time.sleep(QUIET_SECONDS)
             seconds, results[name] = _timed(run)
             times[name].append(seconds)
     return {name: statistics.median(t) for name, t in times.items()}, results

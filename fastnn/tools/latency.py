@@ -5,7 +5,7 @@ skl2onnx and fastnn's exported by fastnn.to_onnx, measured in one run on the sam
 network (load_digits, 64-128-10).
 
 Each implementation's calls are timed in loops of about LOOP_SECONDS, interleaved with the
-others' REPEAT times, each loop SETTLE_SECONDS after the last (the BLAS libraries' idle
+others' REPEAT times, each loop QUIET_SECONDS after the last (the BLAS libraries' idle
 threads spin for about 0.1 s after a product, taking a core from whoever runs next); the
 table gives the median time per call.
 """
@@ -16,9 +16,10 @@ import warnings
 
 import numpy as np
 
+from .bench import QUIET_SECONDS
+
 LOOP_SECONDS = 0.05
 REPEAT = 5
-SETTLE_SECONDS = 0.2
 ROWS = {"one row": 1, "1,000 rows": 1000}
 
 
@@ -77,7 +78,7 @@ def measure(X, y, quick=False):
     """Rows {"name", "<rows>_s"}: the median seconds per call for each ROWS size (``quick``:
     one short loop each, for a smoke test)."""
     loop_seconds, repeat, settle = (0.001, 1, 0.0) if quick else (LOOP_SECONDS, REPEAT,
-                                                                  SETTLE_SECONDS)
+                                                                  QUIET_SECONDS)
     found, missing = implementations(X, y)
     inputs = {label: {dtype: np.ascontiguousarray(X[:rows], dtype)
                       for dtype in (np.float32, np.float64)} for label, rows in ROWS.items()}

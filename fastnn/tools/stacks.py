@@ -21,6 +21,7 @@ import numpy as np
 
 from ..model import MLP
 from ..optimizers import SGD
+from .bench import QUIET_SECONDS
 from .workloads import WORKLOADS
 
 
@@ -32,11 +33,6 @@ class StackCase:
 
 
 CASES = [StackCase("W3", 32, 10), StackCase("W6", 8, 2)]
-
-
-QUIET_SECONDS = 0.2
-"""Pause before each timed run: threads a previous run left spinning (PyTorch's, BLAS's)
-would take a core from the next."""
 
 
 def _seconds(run):
