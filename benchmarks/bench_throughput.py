@@ -54,22 +54,23 @@ class Bench:
     track_ratio_reference.param_names = ["workload"]
     track_ratio_reference.unit = "fastnn / reference"
 
-    def track_fraction_of_gemm_peak(self, rows, workload_id, implementation):
+    @staticmethod
+    def _blas_bound_row(rows, workload_id, key):
+        """rows[workload_id][key], for a BLAS-bound workload's fractions."""
         if workload_id not in rows:
-            workload(workload_id)
-        if f"{implementation}_of_peak" not in rows[workload_id]:
+            workload(workload_id)  # skipped for a missing extra
+        if key not in rows[workload_id]:
             raise NotImplementedError(f"{workload_id} is not BLAS-bound")
-        return rows[workload_id][f"{implementation}_of_peak"]
+        return rows[workload_id][key]
+
+    def track_fraction_of_gemm_peak(self, rows, workload_id, implementation):
+        return self._blas_bound_row(rows, workload_id, f"{implementation}_of_peak")
     track_fraction_of_gemm_peak.params = (IDS, IMPLEMENTATIONS)
     track_fraction_of_gemm_peak.param_names = ["workload", "implementation"]
     track_fraction_of_gemm_peak.unit = "of the GEMM peak"
 
     def track_fraction_of_products_alone(self, rows, workload_id, implementation):
-        if workload_id not in rows:
-            workload(workload_id)
-        if f"{implementation}_of_products" not in rows[workload_id]:
-            raise NotImplementedError(f"{workload_id} is not BLAS-bound")
-        return rows[workload_id][f"{implementation}_of_products"]
+        return self._blas_bound_row(rows, workload_id, f"{implementation}_of_products")
     track_fraction_of_products_alone.params = (IDS, IMPLEMENTATIONS)
     track_fraction_of_products_alone.param_names = ["workload", "implementation"]
     track_fraction_of_products_alone.unit = "of the products' rate alone"
