@@ -51,10 +51,10 @@ def kernel_for(generic, net, opt=None):
 
 
 PARALLEL_COMPILE_SECONDS = 15.0
-"""About what compiling a parallel kernel costs (its serial twin compiled): a process runs
-a split path's serial twin until the twin has run this long, counting the rest of the fit at
-its measured rate, and then compiles the parallel kernel (at most twice the cost of
-knowing in advance whether the fit would repay it). Threads save at most half of each call's
+"""Roughly what compiling a parallel kernel adds to compiling its serial twin. A process runs
+a split path's twin until the twin has run this long (counting the rest of the current fit at
+its measured rate), then compiles the parallel kernel: a rent-or-buy rule, which never costs
+more than twice what deciding with hindsight would. Threads save at most half of a call's
 time on two cores, and most fits and predictions run for well under a second."""
 SERIAL_SECONDS = collections.Counter()
 """Serial twin -> the seconds it ran in this process (calls that compiled not counted)."""
