@@ -163,7 +163,10 @@ class ThreadChoice:
     as a probe takes (at least PROBE_SECONDS and one epoch, which for a large data set is
     long). Then the faster runs, in calls of about
     RUN_SECONDS (so a long fit comes back to choose), and the slower is probed again after
-    PROBE_AFTER, twice as late each time it is still slower, up to MAX_PROBE_AFTER. Each
+    PROBE_AFTER, twice as late each time it is still slower, up to MAX_PROBE_AFTER: a
+    measurement taken while the host lent this machine less than its cores (steal time,
+    which the load average does not show) holds for at most that long of running, and a
+    probe that long apart costs under 1% when the other way is slower. Each
     way's first call is a warm-up, not counted (the first epochs on threads can run at half
     speed). A way's throughput is its sample-steps over its seconds, older calls weighing
     half as much every ``HALF_LIFE`` seconds.
@@ -172,7 +175,7 @@ class ThreadChoice:
     PROBE_SECONDS = 0.01
     RUN_SECONDS = 0.1
     PROBE_AFTER = 0.1
-    MAX_PROBE_AFTER = 20.0
+    MAX_PROBE_AFTER = 2.0
     PROBE_SHARE = 0.1
     HALF_LIFE = 1.0
 
