@@ -1,5 +1,6 @@
 """The tables the tests are generated from (paths, optimizers, dtypes), paired compiled and
 reference models, and the tolerances they must meet."""
+import glob
 import itertools
 import os
 import textwrap
@@ -27,6 +28,21 @@ RECORD_COMPILED = textwrap.dedent("""
     event.register("numba:compile", Listener())
 """)
 """The start of a script for a new process that records what numba compiles in it."""
+
+def pytest_collection_modifyitems(items):
+    """Tests marked fills_cache run first (in their collected order), then the rest."""
+    items.sort(key=lambda item: item.get_closest_marker("fills_cache") is None)
+
+
+def session_cache_if_empty(fallback):
+    """The session's Numba cache folder (NUMBA_CACHE_DIR) while it holds no compiled kernel,
+    else ``fallback``: a test that compiles into an empty cache can fill the session's, which
+    the tests after it then load from instead of compiling (CI starts with an empty one)."""
+    folder = os.environ.get("NUMBA_CACHE_DIR")
+    if folder and not glob.glob(os.path.join(folder, "**", "*.nbc"), recursive=True):
+        return folder
+    return fallback
+
 
 settings.register_profile("ci", max_examples=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

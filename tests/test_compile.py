@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from conftest import RECORD_COMPILED
+from conftest import RECORD_COMPILED, session_cache_if_empty
 from fastnn import threads
 from fastnn.tools import compile as compile_kernels
 
@@ -153,13 +153,17 @@ CHECK_CACHED = RECORD_COMPILED + textwrap.dedent("""
 """)
 
 
+@pytest.mark.fills_cache
 def test_compile_command_fills_the_cache_for_every_first_call(tmp_path):
-    """After ``python -m fastnn compile``, no startup case compiles anything: a process that
-    would compile kernels for its networks' codes alone runs the generic ones it finds."""
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    """After ``python -m fastnn compile`` into an empty cache, no startup case compiles
+    anything: a process that would compile kernels for its networks' codes alone runs the
+    generic ones it finds. The cache is the session's while it is empty (the kernels the
+    tests run are those generic ones)."""
+    cache = session_cache_if_empty(tmp_path)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
     done = subprocess.run([sys.executable, "-m", "fastnn", "compile"], capture_output=True,
                           text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert "batched training on threads, float32: " in done.stdout
-    out = run_in_fresh_process(CHECK_CACHED, tmp_path, FASTNN_KERNELS="")
+    out = run_in_fresh_process(CHECK_CACHED, cache, FASTNN_KERNELS="")
     assert out.count("[]") == len(out.splitlines()) >= 2, out
