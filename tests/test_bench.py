@@ -294,6 +294,21 @@ def test_latency_table(capsys):
     assert ("| onnxruntime, float32 (fastnn.to_onnx) | " in out) == bool(onnx)
 
 
+def test_latency_times_the_steady_state_its_first_calls_load_the_parallel_kernels(monkeypatch):
+    """The untimed first calls run inside parts_on_threads(True), so a split prediction's
+    parallel kernel is loaded (compiled if need be) before the timed loops, which run as the
+    machine decides."""
+    from fastnn import threads
+    from fastnn.tools import latency
+    ways = []
+    monkeypatch.setattr(latency, "implementations", lambda X, y: (
+        {"fake": (lambda rows: ways.append(threads.forced_way()), np.float64)}, []))
+    latency.measure(np.zeros((1000, 4)), np.zeros(1000), quick=True)
+    first_calls = len(latency.ROWS)
+    assert ways[:first_calls] == [True] * first_calls
+    assert set(ways[first_calls:]) == {None}
+
+
 def test_latency_blas_native_runs_a_worker_without_the_openblas_settings(monkeypatch):
     pytest.importorskip("sklearn", reason="the latency benchmark needs scikit-learn")
     from fastnn.tools import latency
