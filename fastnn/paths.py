@@ -14,8 +14,9 @@ of the others.
 - batched (fastnn.kernels.batched): everything else, in row-major blocks of up to BLOCK_ROWS
   rows. A training batch with PARALLEL_MIN_FLOPS of work splits into one part per usable
   thread (fastnn.kernels.threaded); fastnn.threads measures whether the parts run faster on
-  threads or one after another (the same arithmetic either way). Predictions with that much
-  work split likewise, and run on threads while the cores are free.
+  threads or one after another (the same arithmetic either way). Predictions with
+  FORWARD_PARALLEL_MIN_FLOPS of work split likewise, and run on threads while the cores are
+  free.
 - sparse (fastnn.kernels.sparse): every task on sparse input (CSR rows), whatever the rows
   and sizes: the batched path's blocks, its first layer computed from the rows' nonzeros.
   Batches are not split over threads: each part would need a gradient buffer of W_0's full
@@ -47,10 +48,15 @@ CHUNK_BYTES = 1 << 17
 """The narrow path takes a batch in chunks of about this many bytes of activations and
 deltas (a multiple of 8 rows, 64 to 1024 rows: see chunk_rows): a chunk's buffers stay in
 the core's L2 cache, and the loops over a chunk's rows stay long enough to vectorise."""
-PARALLEL_MIN_FLOPS = 1_000_000
+PARALLEL_MIN_FLOPS = 5_000_000
 """A training batch splits into parts for threads only when it takes at least this many
-floating-point operations (forward and backward, about 6 per weight per row): enough that
-starting the threads twice per batch costs a small part of it."""
+floating-point operations (forward and backward, about 6 per weight per row). A split batch
+costs more than its threads' starts: each part fills a gradient of every parameter, which
+are then summed; BLAS packs each layer's weights once per part; and each update's parameters
+move from one core's cache to the other's. Below this the second core did not repay it."""
+FORWARD_PARALLEL_MIN_FLOPS = 1_000_000
+"""A prediction splits into parts for threads from this many operations (2 per weight per
+row): one parallel loop, with no gradient to sum and no parameters that change."""
 
 
 class Path(NamedTuple):
@@ -110,23 +116,24 @@ def batch_parts(rows, sizes):
     usable thread, each of BLAS_MIN_ROWS to BLOCK_ROWS rows, when the batch has
     PARALLEL_MIN_FLOPS of work; else 1 (one thread, unsplit). Never with numba's workqueue
     layer, which takes about ten times as long as OpenMP to start threads."""
-    parts = _parts(rows, sizes, 6)
+    parts = _parts(rows, sizes, 6, PARALLEL_MIN_FLOPS)
     return 1 if -(-rows // parts) > BLOCK_ROWS else parts
 
 
 def forward_parts(rows, sizes):
-    """How many parts a prediction of ``rows`` rows splits into: as batch_parts, counting the
-    forward pass's 2 operations per weight per row, each part of any number of blocks."""
-    return _parts(rows, sizes, 2)
+    """How many parts a prediction of ``rows`` rows splits into: as batch_parts, from
+    FORWARD_PARALLEL_MIN_FLOPS of the forward pass's 2 operations per weight per row, each
+    part of any number of blocks."""
+    return _parts(rows, sizes, 2, FORWARD_PARALLEL_MIN_FLOPS)
 
 
-def _parts(rows, sizes, flops_per_weight):
-    """One part per usable thread, each of at least BLAS_MIN_ROWS rows, for PARALLEL_MIN_FLOPS
-    of work (``flops_per_weight`` per weight per row); else 1."""
+def _parts(rows, sizes, flops_per_weight, min_flops):
+    """One part per usable thread, each of at least BLAS_MIN_ROWS rows, for ``min_flops`` of
+    work (``flops_per_weight`` per weight per row); else 1."""
     if rows < 2 * BLAS_MIN_ROWS:  # the common one-row prediction answers at once
         return 1
     flops = flops_per_weight * rows * sum(k * n for k, n in zip(sizes[:-1], sizes[1:]))
-    if flops < PARALLEL_MIN_FLOPS:
+    if flops < min_flops:
         return 1
     parts = min(threads.usable_threads(), rows // BLAS_MIN_ROWS)
     if parts < 2 or threads.threading_layer() == "workqueue":

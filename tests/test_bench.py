@@ -275,7 +275,7 @@ def test_startup_cases_run_in_fresh_processes(monkeypatch, capsys):
 def test_startup_cases_name_their_extras():
     from fastnn.tools import startup
     assert {c.name for c in startup.CASES if "sklearn" in c.requires} >= {
-        "batched fit on threads (W6, float32)", "fastnn.MLPClassifier(max_iter=1).fit, digits",
+        "batched fit (W6, float32)", "fastnn.MLPClassifier(max_iter=1).fit, digits",
         "sklearn MLPClassifier(max_iter=1).fit, digits"}
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         startup.first_call_seconds(startup.StartupCase("fails", "", "1 / 0"))

@@ -32,12 +32,14 @@ CHOICES = [
     ("train", 33, (33, 10, 10), 8, 2, paths.Path(paths.BATCHED, 33)),
     ("train", 7, (64, 64, 10), 8, 2, paths.Path(paths.PER_SAMPLE, 7)),
     ("train", 16, (64, 64, 10), 8, 2, paths.Path(paths.BATCHED, 16)),  # a BLAS-sized product
-    ("train", 48, (64, 64, 10), 8, 2, paths.Path(paths.BATCHED, 48, 2)),
-    ("train", 32, W6, 4, 2, paths.Path(paths.BATCHED, 32, 2)),
-    ("train", 32, W6, 4, 1, paths.Path(paths.BATCHED, 32)),
-    ("train", 24, W6, 4, 4, paths.Path(paths.BATCHED, 24, 3)),
-    ("train", 32, W6, 4, 4, paths.Path(paths.BATCHED, 32, 4)),
-    ("train", 15, W6, 4, 2, paths.Path(paths.BATCHED, 15)),    # parts of under 8 rows
+    ("train", 48, (64, 64, 10), 8, 2, paths.Path(paths.BATCHED, 48)),  # 1.4 MFLOP: 1 part
+    ("train", 192, (64, 64, 10), 8, 2, paths.Path(paths.BATCHED, 192, 2)),  # 5.5 MFLOP
+    ("train", 32, W6, 4, 2, paths.Path(paths.BATCHED, 32)),     # 3.3 MFLOP: 1 part
+    ("train", 64, W6, 4, 2, paths.Path(paths.BATCHED, 64, 2)),  # 6.5 MFLOP
+    ("train", 64, W6, 4, 1, paths.Path(paths.BATCHED, 64)),
+    ("train", 24, W7, 4, 4, paths.Path(paths.BATCHED, 24, 3)),
+    ("train", 32, W7, 4, 4, paths.Path(paths.BATCHED, 32, 4)),
+    ("train", 15, W7, 4, 2, paths.Path(paths.BATCHED, 15)),    # parts of under 8 rows
     ("train", 128, W7, 4, 2, paths.Path(paths.BATCHED, 128, 2)),
     ("train", 4096, W6, 4, 2, paths.Path(paths.BATCHED, 1024)),  # parts longer than a block
     ("loss_grad", 1, (2, 10, 1), 8, 2, paths.Path(paths.BATCHED, 1)),
@@ -81,7 +83,7 @@ def test_the_chooser_picks(monkeypatch, task, rows, sizes, itemsize, threads, ex
 def test_no_threads_on_the_workqueue_layer(monkeypatch):
     monkeypatch.setattr(paths.threads, "usable_threads", lambda: 2)
     monkeypatch.setattr(paths.threads, "threading_layer", lambda: "workqueue")
-    assert paths.choose("train", 32, W6, 4) == paths.Path(paths.BATCHED, 32)
+    assert paths.choose("train", 64, W6, 4) == paths.Path(paths.BATCHED, 64)
 
 
 @pytest.mark.parametrize("case", CASES)
