@@ -155,19 +155,19 @@ PRODUCTS_SECONDS = 0.2
 def products_rate(workload, repeat=3):
     """Sample-steps/s of a BLAS-bound workload's matrix products alone
     (fastnn.kernels.products: forward, weight gradients and deltas passed back, nothing
-    else), the better of two ways: each batch split into the parts fastnn splits it into
-    (fastnn.paths), each part on a thread of its own with BLAS on one thread, as fastnn runs
-    them; and each batch whole on BLAS's own threads, as plain NumPy runs them. No
+    else), the better of two ways: each batch split into one part per usable thread, each
+    part on a thread of its own with BLAS on one thread, as fastnn runs the batches it splits
+    (fastnn.paths); and each batch whole on BLAS's own threads, as plain NumPy runs them. No
     implementation that multiplies through this BLAS in these shapes trains faster."""
     from concurrent.futures import ThreadPoolExecutor
 
     from ..kernels.products import batch_products
-    from ..threads import one_blas_thread
+    from ..kernels.dense import BLAS_MIN_ROWS
+    from ..threads import one_blas_thread, usable_threads
 
     net = workload.make_network(MLP)
     batch = workload.batch_size or len(workload.data()[0])
     sizes = np.array(net.sizes, np.int64)
-    path = paths.choose("train", batch, net.sizes, net.dtype.itemsize)
     rng = np.random.default_rng(0)
 
     def buffers(rows):
@@ -191,7 +191,7 @@ def products_rate(workload, repeat=3):
         best = statistics.median(_timed(lambda: run(n_batches))[0] for _ in range(repeat))
         return n_batches * batch / best
 
-    return max(way(n) for n in {1, path.n_parts})
+    return max(way(n) for n in {1, max(1, min(usable_threads(), batch // BLAS_MIN_ROWS))})
 
 
 def add_products_fraction(row, workload):
