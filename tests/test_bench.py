@@ -266,10 +266,11 @@ def test_startup_cases_run_in_fresh_processes(monkeypatch, capsys):
     monkeypatch.setattr(startup, "CASES", cheap)
     assert main(["bench", "--startup"]) == 0
     out = capsys.readouterr().out
-    assert "| first call in a new process | empty Numba cache s | filled cache s |" in out
+    assert ("| first call in a new process | empty Numba cache s | of which compiling s "
+            "(LLVM s), functions | filled cache s |") in out
     assert "| import fastnn | " in out and "| a statement | " in out
     row = startup.measure(cheap[1])
-    assert 0 < row["cold_s"] < 1 and 0 < row["warm_s"] < 1
+    assert 0 < row["cold_s"] < 1 and 0 < row["warm_s"] < 1 and row["cold_compile"] is None
 
 
 def test_startup_cases_name_their_extras():
@@ -278,7 +279,18 @@ def test_startup_cases_name_their_extras():
         "batched fit (W6, float32)", "fastnn.MLPClassifier(max_iter=1).fit, digits",
         "sklearn MLPClassifier(max_iter=1).fit, digits"}
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
-        startup.first_call_seconds(startup.StartupCase("fails", "", "1 / 0"))
+        startup.first_call(startup.StartupCase("fails", "", "1 / 0"))
+
+
+def test_startup_reports_what_a_cold_call_compiled():
+    """The floor case compiles one function (numba's compile events in the new process),
+    and loads it from the cache the second time."""
+    from fastnn.tools import startup
+    row = startup.measure(startup.case_named("numba alone: a one-line function (the floor)"))
+    compiled = row["cold_compile"]
+    assert compiled["functions"] >= 1 and compiled["slowest"][0][0] == "add_one"
+    assert 0 < compiled["llvm_s"] < compiled["compiling_s"] < row["cold_s"]
+    assert "add_one" in startup.format_slowest([row])
 
 
 # ---------------------------------------------------------------------------- --latency, asv

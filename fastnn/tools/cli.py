@@ -42,7 +42,8 @@ def main(argv=None):
                         + ", so OpenBLAS picks its kernels for this CPU")
     b.add_argument("--startup", action="store_true",
                    help="instead: each path's first call in a new process, with an empty and "
-                        "a filled Numba cache, beside scikit-learn's first fit")
+                        "a filled Numba cache (and what the cold call compiled), beside "
+                        "scikit-learn's first fit and numba's own first call")
     b.add_argument("--latency", action="store_true",
                    help="instead: prediction latency (one row) and throughput (1,000 rows) of "
                         "fastnn's estimator and forward beside scikit-learn and onnxruntime "

@@ -6,7 +6,15 @@ Each case runs in its own new Python process: ``setup`` (imports, data) first, u
 ``timed``, timed inside the process. Cold: a new empty cache folder per case (a newcomer's
 first call of that kind); warm: a second process with the folder the cold one filled.
 ``python -m fastnn compile`` (fastnn.tools.compile) fills a cache for every case.
+
+Where a cold call's time goes comes from numba's compile events in its process
+(fastnn.tools.compile_events): the seconds numba spent compiling, the part of them under
+LLVM's lock, how many functions it compiled and which took longest. The case "numba alone"
+is the floor under every fastnn case: the first call of a one-line cached function
+(fastnn.tools.numba_floor), which pays numba's own start (loading its typing and lowering
+registries) and nothing of fastnn's kernels.
 """
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +31,12 @@ class StartupCase:
     timed: str            # the first call
     requires: tuple = ()  # optional extras it needs
     fastnn: bool = True   # False: a peer, whose time does not depend on Numba's cache
+    compiles: bool = True  # False: a fastnn call that compiles nothing (an import)
+
+    @property
+    def listens(self):
+        """Whether its process reports numba's compile events (fastnn's cases that compile)."""
+        return self.fastnn and self.compiles
 
     def missing_requirements(self):
         import importlib.util
@@ -53,7 +67,9 @@ _DIGITS = ("import warnings\nfrom sklearn.datasets import load_digits\n"
            "X, y = load_digits(return_X_y=True)\nX = X / 16\n")
 
 CASES = [
-    StartupCase("import fastnn", "", "import fastnn"),
+    StartupCase("import fastnn", "", "import fastnn", compiles=False),
+    StartupCase("numba alone: a one-line function (the floor)",
+                "import fastnn\nfrom fastnn.tools import numba_floor", "numba_floor.add_one(1.0)"),
     _workload_fit("per-sample fit (W3, float64)", "W3"),
     _workload_fit("narrow full-batch fit (W4, float64)", "W4"),
     _workload_fit("batched fit (W6, float32)", "W6"),
@@ -80,14 +96,18 @@ CASES = [
 ]
 
 _PROGRAM = """
-import sys, time
+import json, sys, time
 {setup}
+{listen}
 print("ready", flush=True)
 sys.stdin.readline()
 started = time.perf_counter()
 {timed}
 print(time.perf_counter() - started, flush=True)
+print(json.dumps({summary}), flush=True)
 """
+_LISTEN = ("from fastnn.tools.compile_events import CompileEvents\n"
+           "compile_events = CompileEvents().start()")
 
 
 class FreshProcess:
@@ -95,15 +115,18 @@ class FreshProcess:
     With ``cache_dir`` it uses that Numba cache folder (an empty one: the call compiles),
     otherwise the caller's.
 
-    ``first_call()`` makes the call and returns its seconds as timed inside the process;
-    ``close()`` waits for the process to end.
+    ``first_call()`` makes the call and returns its seconds as timed inside the process and,
+    for a case that compiles, the summary of numba's compile events during it
+    (fastnn.tools.compile_events; else None); ``close()`` waits for the process to end.
     """
 
     def __init__(self, case, cache_dir=None):
         env = dict(os.environ)
         if cache_dir is not None:
             env["NUMBA_CACHE_DIR"] = str(cache_dir)
-        program = _PROGRAM.format(setup=case.setup, timed=case.timed)
+        program = _PROGRAM.format(setup=case.setup, timed=case.timed,
+                                  listen=_LISTEN if case.listens else "",
+                                  summary="compile_events.summary()" if case.listens else None)
         self._process = subprocess.Popen([sys.executable, "-c", program],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True, env=env)
@@ -113,10 +136,11 @@ class FreshProcess:
     def first_call(self):
         self._process.stdin.write("go\n")
         self._process.stdin.flush()
-        line = self._process.stdout.readline()
-        if not line.strip():
+        seconds = self._process.stdout.readline()
+        summary = self._process.stdout.readline()
+        if not seconds.strip() or not summary.strip():
             self._fail()
-        return float(line)
+        return float(seconds), json.loads(summary)
 
     def close(self):
         self._process.communicate()
@@ -126,8 +150,9 @@ class FreshProcess:
         raise RuntimeError(f"the fresh process failed:\n{error}")
 
 
-def first_call_seconds(case, cache_dir=None):
-    """Seconds of a case's first call in a new process (see FreshProcess)."""
+def first_call(case, cache_dir=None):
+    """(seconds, compile summary) of a case's first call in a new process (see
+    FreshProcess)."""
     process = FreshProcess(case, cache_dir)
     try:
         return process.first_call()
@@ -140,17 +165,36 @@ def case_named(name):
 
 
 def measure(case):
-    """{"case", "cold_s", "warm_s"} for one case: cold in an empty cache folder, then warm."""
+    """{"case", "cold_s", "warm_s", "cold_compile"} for one case: cold in an empty cache
+    folder, then warm; cold_compile is the cold call's compile summary (or None)."""
     with tempfile.TemporaryDirectory() as cache_dir:
-        cold = first_call_seconds(case, cache_dir)
-        warm = first_call_seconds(case, cache_dir)
-    return {"case": case.name, "cold_s": cold, "warm_s": warm}
+        cold, compiled = first_call(case, cache_dir)
+        warm, _ = first_call(case, cache_dir)
+    return {"case": case.name, "cold_s": cold, "warm_s": warm, "cold_compile": compiled}
 
 
 def format_table(rows):
-    lines = ["| first call in a new process | empty Numba cache s | filled cache s |",
-             "|---|---:|---:|"]
-    lines += [f"| {r['case']} | {r['cold_s']:.2f} | {r['warm_s']:.3f} |" for r in rows]
+    lines = ["| first call in a new process | empty Numba cache s | of which compiling s "
+             "(LLVM s), functions | filled cache s |",
+             "|---|---:|---:|---:|"]
+    for r in rows:
+        compiled = r["cold_compile"]
+        where = ("" if compiled is None else
+                 f"{compiled['compiling_s']:.2f} ({compiled['llvm_s']:.2f}), "
+                 f"{compiled['functions']}")
+        lines.append(f"| {r['case']} | {r['cold_s']:.2f} | {where} | {r['warm_s']:.3f} |")
+    return "\n".join(lines)
+
+
+def format_slowest(rows):
+    """For each cold call that compiled, the functions that took longest to compile, with
+    their own seconds (less their callees') and the LLVM part of them."""
+    lines = []
+    for r in rows:
+        if r["cold_compile"] and r["cold_compile"]["slowest"]:
+            slowest = "; ".join(f"{name} {own:.2f} s ({llvm:.2f} LLVM)"
+                                for name, own, llvm in r["cold_compile"]["slowest"])
+            lines.append(f"{r['case']}: {slowest}")
     return "\n".join(lines)
 
 
@@ -168,4 +212,7 @@ def run(out=print):
         out(format_table(rows[-1:]).splitlines()[-1])
     out("")
     out(format_table(rows))
+    out("")
+    out("Longest to compile, own seconds (a function's compile time less its callees'):")
+    out(format_slowest(rows))
     return rows
