@@ -262,7 +262,7 @@ def test_startup_cases_run_in_fresh_processes(monkeypatch, capsys):
     """The table's shape, on the cheap cases (the cold column compiles for seconds)."""
     from fastnn.tools import startup
     cheap = [startup.case_named("import fastnn"),
-             startup.StartupCase("a statement", "x = 1", "x + 1", fastnn=False)]
+             startup.StartupCase("a statement", "x = 1", "x + 1", fastnn=False, listens=False)]
     monkeypatch.setattr(startup, "CASES", cheap)
     assert main(["bench", "--startup"]) == 0
     out = capsys.readouterr().out

@@ -146,7 +146,7 @@ def test_each_compile_call_runs_its_kernel(monkeypatch, kernel_calls, call, dtyp
 CHECK_CACHED = RECORD_COMPILED + textwrap.dedent("""
     from fastnn.tools import startup
     for case in startup.CASES:
-        if case.fastnn and not case.missing_requirements():
+        if case.kernels and not case.missing_requirements():
             before = len(compiled)
             exec(case.setup + "\\n" + case.timed, {})
             print(repr(case.name), compiled[before:])

@@ -31,12 +31,9 @@ class StartupCase:
     timed: str            # the first call
     requires: tuple = ()  # optional extras it needs
     fastnn: bool = True   # False: a peer, whose time does not depend on Numba's cache
-    compiles: bool = True  # False: a fastnn call that compiles nothing (an import)
-
-    @property
-    def listens(self):
-        """Whether its process reports numba's compile events (fastnn's cases that compile)."""
-        return self.fastnn and self.compiles
+    kernels: bool = True  # False: runs none of fastnn's kernels (the import, numba's floor)
+    listens: bool = True  # its process reports numba's compile events (not for an import:
+    #                       the listener, fastnn.tools.compile_events, imports fastnn first)
 
     def missing_requirements(self):
         import importlib.util
@@ -67,9 +64,10 @@ _DIGITS = ("import warnings\nfrom sklearn.datasets import load_digits\n"
            "X, y = load_digits(return_X_y=True)\nX = X / 16\n")
 
 CASES = [
-    StartupCase("import fastnn", "", "import fastnn", compiles=False),
+    StartupCase("import fastnn", "", "import fastnn", kernels=False, listens=False),
     StartupCase("numba alone: a one-line function (the floor)",
-                "import fastnn\nfrom fastnn.tools import numba_floor", "numba_floor.add_one(1.0)"),
+                "import fastnn\nfrom fastnn.tools import numba_floor", "numba_floor.add_one(1.0)",
+                kernels=False),
     _workload_fit("per-sample fit (W3, float64)", "W3"),
     _workload_fit("narrow full-batch fit (W4, float64)", "W4"),
     _workload_fit("batched fit (W6, float32)", "W6"),
@@ -92,7 +90,8 @@ CASES = [
                 ("sklearn",)),
     StartupCase("sklearn MLPClassifier(max_iter=1).fit, digits",
                 _DIGITS + "from sklearn.neural_network import MLPClassifier",
-                "MLPClassifier(max_iter=1).fit(X, y)", ("sklearn",), fastnn=False),
+                "MLPClassifier(max_iter=1).fit(X, y)", ("sklearn",), fastnn=False,
+                kernels=False, listens=False),
 ]
 
 _PROGRAM = """
