@@ -71,8 +71,8 @@ def test_first_call(benchmark, start_fresh_process, name, cache):
     if cache == "warm":  # make sure this process's cache folder holds the kernels
         startup.first_call(case)
     seconds, _ = benchmark.pedantic(startup.FreshProcess.first_call, rounds=3,
-                                 setup=functools.partial(start_fresh_process, case,
-                                                         cache == "cold"))
+                                    setup=functools.partial(start_fresh_process, case,
+                                                            cache == "cold"))
     assert seconds > 0
 
 

@@ -1,7 +1,7 @@
 """Where a process's compile time goes, from numba's event API: each function numba compiles
 (``numba:compile``, with the functions it compiles for its callees nested inside it) and the
 time spent holding LLVM's lock (``numba:llvm_lock``: optimising and emitting machine code).
-Used by fastnn.tools.startup inside its fresh processes; it imports nothing of fastnn.
+Used by fastnn.tools.startup inside its fresh processes; it uses numba only.
 """
 import time
 
@@ -26,10 +26,6 @@ class CompileEvents(event.Listener):
         for kind in self.KINDS:
             event.register(kind, self)
         return self
-
-    def stop(self):
-        for kind in self.KINDS:
-            event.unregister(kind, self)
 
     def on_start(self, ev):
         if ev.kind == "numba:compile":
@@ -63,4 +59,3 @@ class CompileEvents(event.Listener):
                 "functions": len(self.compiled),
                 "slowest": [(name, own, llvm) for name, _, own, llvm in
                             sorted(self.compiled, key=lambda row: -row[2])[:slowest]]}
-

@@ -115,7 +115,7 @@ class FreshProcess:
     otherwise the caller's.
 
     ``first_call()`` makes the call and returns its seconds as timed inside the process and,
-    for a case that compiles, the summary of numba's compile events during it
+    for a case that listens, the summary of numba's compile events during it
     (fastnn.tools.compile_events; else None); ``close()`` waits for the process to end.
     """
 
