@@ -20,12 +20,10 @@ from fastnn import _registry as reg
 from fastnn import model, paths, stack, threads
 
 RECORD_COMPILED = textwrap.dedent("""
-    from numba.core import event
-    compiled = []  # the qualified names of the functions numba compiles, in order
-    class Listener(event.Listener):
-        def on_start(self, ev): pass
-        def on_end(self, ev): compiled.append(ev.data["dispatcher"].py_func.__qualname__)
-    event.register("numba:compile", Listener())
+    from fastnn.tools.compile_events import CompileEvents
+    compile_events = CompileEvents().start()
+    def compiled():  # the qualified names of the functions numba compiled, in order
+        return [row[0] for row in compile_events.compiled]
 """)
 """The start of a script for a new process that records what numba compiles in it."""
 

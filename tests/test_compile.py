@@ -147,9 +147,9 @@ CHECK_CACHED = RECORD_COMPILED + textwrap.dedent("""
     from fastnn.tools import startup
     for case in startup.CASES:
         if case.kernels and not case.missing_requirements():
-            before = len(compiled)
+            before = len(compiled())
             exec(case.setup + "\\n" + case.timed, {})
-            print(repr(case.name), compiled[before:])
+            print(repr(case.name), compiled()[before:])
 """)
 
 

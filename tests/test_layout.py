@@ -98,7 +98,7 @@ PREDICT_ONLY = RECORD_COMPILED + textwrap.dedent("""
     narrow.predict(np.zeros((100, 2)))
     entries = [kernel.__name__ for kernel in [*m.TRAIN.values(), m.THREADED,
                                               *m.LOSS_GRAD.values(), *m.FORWARD.values()]]
-    print(*sorted(name.split("__")[0] for name in compiled if name.split("__")[0] in entries))
+    print(*sorted(name.split("__")[0] for name in compiled() if name.split("__")[0] in entries))
 """)
 
 

@@ -173,7 +173,7 @@ SPECIALISED_FITS = RECORD_COMPILED + textwrap.dedent("""
                          optimizer=fastnn.SGD(lr=0.05, momentum=0.9), epochs=2, batch_size=1,
                          seed=1)
     print("stack in lanes", digest(models.params, np.asarray(history.loss)))
-    print("compiled", sorted(set(compiled)))
+    print("compiled", sorted(set(compiled())))
 """)
 
 
