@@ -199,7 +199,7 @@ class MLP(Network):
         if path.kind == paths.PER_SAMPLE:
             return (np.zeros_like(self._params), self._empty(rows * sum(sizes)),
                     self._empty(rows * sum(sizes[1:])), self._empty(rows * sizes[-1]),
-                    self._empty(rows * sizes[-1]), np.empty(rows))
+                    self._empty(rows * sizes[-1]), np.empty(rows), np.ones(1, self._dtype))
         if path.kind == paths.NARROW:
             return (np.zeros_like(self._params), rows, self._empty(rows * sum(sizes)),
                     self._empty(rows * sum(sizes[1:])), self._empty(rows * sizes[-1]),

@@ -19,7 +19,7 @@ FLOAT32_PROBE = textwrap.dedent("""
                                             softmax_rows)
     from fastnn.kernels.dense import dense_backward, dense_forward
     from fastnn.kernels.sparse import sparse_forward, sparse_weight_gradient
-    from fastnn.kernels.updates import apply_update
+    from fastnn.kernels.updates import apply_update, update_rows  # (the rules inlined in them)
     f32 = np.float32
     v = np.ones(6, f32); A = np.ones((2, 3), f32); W = np.ones((3, 2), f32); Z = np.ones((2, 2), f32)
     state, step = np.zeros((2, 6), f32), np.zeros(1, np.int64)
@@ -32,6 +32,9 @@ FLOAT32_PROBE = textwrap.dedent("""
     calls += [(sparse_forward, (rows, np.empty(0, np.int64), 0, 2, W, v[:2], Z)),
               (sparse_weight_gradient, (rows, np.empty(0, np.int64), 0, 2, Z, W.copy(), False))]
     calls += [(apply_update, ((code, state, np.full(5, 0.5, f32), step), v, v.copy(), 0, 6))
+              for code in (codes.OPT_SGD, codes.OPT_ADAM, codes.OPT_SKLEARN_SGD, codes.OPT_SKLEARN_ADAM)]
+    calls += [(update_rows, ((code, state, np.full(5, 0.5, f32), step), v, 0, 2, 3, v[:2].copy(), 0, 1,
+                             v[:3].copy(), 0, 0, f32(0.1)))
               for code in (codes.OPT_SGD, codes.OPT_ADAM, codes.OPT_SKLEARN_SGD, codes.OPT_SKLEARN_ADAM)]
     for kernel, args in calls:
         kernel(*args)
@@ -58,7 +61,7 @@ def test_cold_compile_float32_kernels_have_no_float64_promotion(tmp_path):
     out = run_in_fresh_process(FLOAT32_PROBE, tmp_path)
     counts = dict(line.split(maxsplit=1) for line in out.splitlines())
     assert counts.pop("trained") == "float32 float32 float32"
-    assert counts == {name: "0" for name in counts} and len(counts) == 9, out
+    assert counts == {name: "0" for name in counts} and len(counts) == 10, out
 
 
 def test_warm_cache_is_written_and_reused(tmp_path):

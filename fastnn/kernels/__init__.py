@@ -27,8 +27,10 @@ batch) are ordinary kernels: compiled once, called once a block by the narrow an
 paths (LLVM inlines the small ones). numba's inline="always" (``@kernel(inline=True)``)
 types and lowers every inlined copy again, so it is kept for what must be inlined: helpers
 that return a view (a kernel without reference counting cannot return an array), leaf
-helpers inside one formula (the update rules, softplus's exp and log1p, which LLVM would not
-inline into a vectorised loop), and the per-sample path's copies of the formulas
-(_jit.inlined), which it calls once a row. A parallel kernel must not call a numba-inlined
+helpers inside one formula (softplus's exp and log1p, which LLVM would not inline into a
+vectorised loop), the update loops (updates.apply_update, update_rows), and the per-sample
+path's copies of the formulas (_jit.inlined), which it calls once a row. An optimizer's rule
+for one parameter (updates.sgd_step, ...) is an ordinary kernel of a few scalar operations,
+which LLVM inlines into those loops. A parallel kernel must not call a numba-inlined
 helper that unpacks a tuple and writes through what it unpacked: numba drops those writes.
 """

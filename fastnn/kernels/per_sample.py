@@ -10,13 +10,21 @@ and the loss
 run over a whole layer of the batch at once (vectorised, with fastnn.kernels.elementary's exp
 and tanh).
 
-The workspace: ``work = (grad, acts, deltas, z_out, t_buf, w_buf)``, for a batch of ``rows``
-rows, each part row after row: ``acts`` (at least rows * (sizes[0] + ... + sizes[L]) long)
-holds the input rows, then the activations of layers 1..L; ``z_out`` the output layer's
-pre-activation z; ``deltas`` dL/dz of layers 1..L, at the offsets of ``acts`` less rows *
-sizes[0]; ``t_buf`` and ``w_buf`` the batch's target rows and row weights. Parameters are
-laid out as in fastnn.kernels.batched (W_l at w_off[l], b_l at b_off[l], -1: no bias); the
-gradient goes straight into the flat ``grad`` buffer.
+Each layer is updated as soon as its backward has passed the deltas down (computed with W
+before its update), so a batch of one row never stores its weight gradient: dW = a x delta
+goes into the optimizer's rule as the outer product it is (fastnn.kernels.updates.
+update_rows), and the parameters, the gradient and the optimizer's state are not read and
+written in two passes over all of them.
+
+The workspace: ``work = (grad, acts, deltas, z_out, t_buf, w_buf, unit)``, for a batch of
+``rows`` rows, each part row after row: ``acts`` (at least rows * (sizes[0] + ... +
+sizes[L]) long) holds the input rows, then the activations of layers 1..L; ``z_out`` the
+output layer's pre-activation z; ``deltas`` dL/dz of layers 1..L, at the offsets of
+``acts`` less rows * sizes[0]; ``t_buf`` and ``w_buf`` the batch's target rows and row
+weights; ``unit`` = [1], the coefficient of gradient rows that are not an outer product
+(biases, and the sums over a batch of several rows, which go into the flat ``grad``
+buffer). Parameters are laid out as in fastnn.kernels.batched (W_l at w_off[l], b_l at
+b_off[l], -1: no bias).
 """
 from . import activations, losses, updates
 from ._jit import inlined, kernel
@@ -27,10 +35,11 @@ from .updates import batch_scale, batch_share, record_epoch
 activate = inlined(activations.activate)
 multiply_derivative = inlined(activations.multiply_derivative)
 loss_rows = inlined(losses.loss_rows)
-penalize_and_update = inlined(updates.penalize_and_update)
+update_rows = updates.update_rows
 softmax_rows = activations.softmax_rows
-"""The formulas every batch runs, inlined; softmax, which only a softmax output runs, called
-(an inlined copy in this large kernel took longer to compile than a kernel of its own)."""
+"""The formulas every batch runs, inlined (update_rows is inlined wherever it is called);
+softmax, which only a softmax output runs, called (an inlined copy in this large kernel took
+longer to compile than a kernel of its own)."""
 
 NARROW = 16
 """Layers narrower than this compute z four columns at a time with the sums in registers (a
@@ -41,7 +50,8 @@ wider layers add each row of W into z with a vectorised loop."""
 @kernel(entry=True)
 def train_per_sample(net, params, opt, batches, work, out):
     """fastnn.kernels.batched.train_batched for batches of a few rows: the same bundles,
-    results, l2 penalty and update (penalize_and_update after each batch).
+    results, l2 penalty and update, layer by layer (update_rows, with the l2 penalty's
+    gradient l2 * scale * W in its rule).
 
     Per batch: grad = scale * gradient of the weighted loss summed over its rows. Forward,
     layer l: z_j = b_j + sum_p a_p W[p, j], a = f(z). Backward from the output delta = scale
@@ -51,7 +61,7 @@ def train_per_sample(net, params, opt, batches, work, out):
     sizes, w_off, b_off, activations, loss = net
     X, T, weights, orders, batch_weights, batch_size, mean, l2 = batches
     step = opt[3]
-    grad, acts, deltas, z_out, t_buf, w_buf = work
+    grad, acts, deltas, z_out, t_buf, w_buf, unit = work
     zero = params.dtype.type(0.0)
     n_layers = sizes.size - 1
     last = n_layers - 1
@@ -77,6 +87,8 @@ def train_per_sample(net, params, opt, batches, work, out):
             factor, counted = batch_share(mean, rows, weight)
             weight_total += counted
             scale = batch_scale(mean, weight)
+            l2_factor = params.dtype.type(scale * l2)
+            step[0] += 1  # the optimizer's step number, which the updates below take
             for i in range(rows):
                 r = order[start + i] if shuffled else start + i
                 for p in range(n_in):
@@ -162,7 +174,17 @@ def train_per_sample(net, params, opt, batches, work, out):
                 size = rows * n
                 if layer < last or delta_needs_derivative(loss, output):
                     multiply_derivative(activations[layer], acts, d, deltas, e, size)
-                for i in range(rows):
+                if layer > 0:  # the layer below's deltas, from W before its update
+                    below = max(s - rows * n_in, 0)
+                    for i in range(rows):
+                        ei = max(e + i * n, 0)
+                        for p in range(k):
+                            row = w + p * n
+                            back = zero
+                            for j in range(n):
+                                back += deltas[ei + j] * params[row + j]
+                            deltas[below + i * k + p] = back
+                for i in range(rows if rows > 1 else 0):  # dW and db summed over the rows
                     si = max(s + i * k, 0)
                     ei = max(e + i * n, 0)
                     if i == 0:
@@ -183,21 +205,22 @@ def train_per_sample(net, params, opt, batches, work, out):
                         if has_bias:
                             for j in range(n):
                                 grad[b + j] += deltas[ei + j]
-                if layer > 0:
-                    below = max(s - rows * n_in, 0)
-                    for i in range(rows):
-                        ei = max(e + i * n, 0)
-                        for p in range(k):
-                            row = w + p * n
-                            back = zero
-                            for j in range(n):
-                                back += deltas[ei + j] * params[row + j]
-                            deltas[below + i * k + p] = back
+                if l2 != 0:  # 1/2 l2 ||W||^2, W before its update
+                    squares = 0.0
+                    for q in range(k * n):
+                        squares += params[w + q] * params[w + q]
+                    penalties += factor * 0.5 * l2 * squares
+                for part in range(2 if has_bias else 1):  # W, then the bias
+                    of_w = part == 0
+                    outer = rows == 1 and of_w  # dW = a x delta, never stored
+                    update_rows(opt, params, w if of_w else b, k if of_w else 1, n,
+                                acts if outer else unit, s if outer else 0, 1 if outer else 0,
+                                deltas if rows == 1 else grad,
+                                e if rows == 1 else (w if of_w else b),
+                                n if rows > 1 and of_w else 0,
+                                l2_factor if of_w else zero)
                 d = s
 
-            step[0] += 1
-            penalties += factor * penalize_and_update(l2, scale, params, grad, net, opt, 0,
-                                                      params.size)
         if not record_epoch(epoch, total, penalties, weight_total, out):
             return epoch + 1
     return n_epochs

@@ -30,7 +30,7 @@ from .codes import (BATCH_MEANS, BINARY_CROSS_ENTROPY, COMPILED_ACTIVATIONS, COM
 from .elementary import vexp, vlog1p
 from .losses import delta_needs_derivative, poisson
 from .per_sample import activate, multiply_derivative
-from .updates import adam_update, sgd_update, sklearn_adam_update, sklearn_sgd_update
+from .updates import apply_update
 
 
 LANES_MAX = 64
@@ -225,19 +225,9 @@ def update_lanes(opt, params, grad, nl):
     zero = params.dtype.type(0.0)
     n = params.size // nl
     if uniform_lanes(code, table, steps, nl):  # one flat loop, as a model alone
-        first = state[0]
-        last = state[state.shape[0] - 1]
-        if OPT_SGD in COMPILED_OPTIMIZERS and code == OPT_SGD:
-            sgd_update(params, grad, first, table[0], table[TILE], table[2 * TILE],
-                       table[3 * TILE] != zero)
-        elif OPT_ADAM in COMPILED_OPTIMIZERS and code == OPT_ADAM:
-            adam_update(params, grad, first, last, table[0], table[TILE], table[2 * TILE],
-                        table[3 * TILE], table[4 * TILE], steps[0])
-        elif OPT_SKLEARN_SGD in COMPILED_OPTIMIZERS and code == OPT_SKLEARN_SGD:
-            sklearn_sgd_update(params, grad, first, table[0], table[TILE], table[2 * TILE] != zero)
-        elif OPT_SKLEARN_ADAM in COMPILED_OPTIMIZERS:  # code == OPT_SKLEARN_ADAM
-            sklearn_adam_update(params, grad, first, last, table[0], table[TILE], table[2 * TILE],
-                                table[3 * TILE], steps[0])
+        # lane 0's hyperparameters (table rows 0.., TILE apart) are every lane's
+        apply_update((code, state, table[0:5 * TILE:TILE], steps[0:1]), params, grad, 0,
+                     params.size)
         return
     for l in range(nl):
         t = params.dtype.type(steps[l])

@@ -2,11 +2,14 @@
 
 The optimizer reaches a kernel as one bundle, ``opt = (code, state, hyper, step)``: its code
 (fastnn.kernels.codes), its state rows (one flat parameter-shaped vector each), its
-hyperparameters and its step counter (int64[1]). An update runs over the whole flat
-parameter buffer or a range lo..hi of it: a batch's update runs over the ranges of its parts
-(``parameter_range``), so one thread and several give the same bits. Each update loops over
-views of its range from 0, not over range(lo, hi), whose indices LLVM cannot prove
-non-negative (numba wraps negative ones), so that loop would not vectorise.
+hyperparameters and its step counter (int64[1]). Each rule is written once, for one
+parameter (sgd_step, adam_step, sklearn_sgd_step, sklearn_adam_step), and runs in two loops:
+apply_update's over a range lo..hi of a flat gradient buffer (a batch's update runs over the
+ranges of its parts, ``parameter_range``, so one thread and several give the same bits),
+and update_rows' over rows of a layer whose gradient is an outer product (the per-sample
+path's, never stored). The loops index views from 0 or from offsets written max(i, 0), not
+range(lo, hi), whose indices LLVM cannot prove non-negative (numba wraps negative ones), so
+that loop would not vectorise.
 """
 import numpy as np
 
@@ -15,94 +18,147 @@ from .codes import (BATCH_MEANS, COMPILED_OPTIMIZERS, OPT_ADAM, OPT_SGD, OPT_SKL
                     OPT_SKLEARN_SGD)
 
 
-@kernel(inline=True)
-def sgd_update(params, grad, velocity, lr, momentum, weight_decay, nesterov):
-    """torch.optim.SGD with dampening 0, for every parameter p with gradient g:
+@kernel
+def sgd_step(p, g, b, lr, momentum, decay, nesterov):
+    """torch.optim.SGD with dampening 0, for one parameter p with gradient g and momentum
+    buffer b (0 before the first step, so b = g on it): (p, b) after the step,
 
-    g += weight_decay p;  b = momentum b + g (b starts at 0, so b = g on the first step);
-    g = g + momentum b if nesterov else b;  p -= lr g   (momentum 0: p -= lr g).
-    """
+    g += decay p;  b = momentum b + g;  p -= lr (g + momentum b if nesterov else b)
+    (momentum 0: p -= lr g, b left as it is). decay: the weight decay (on the per-sample
+    path plus the l2 penalty's factor for weights: update_rows)."""
+    g = g + decay * p
     if momentum == 0:
-        for i in range(params.size):
-            params[i] -= lr * (grad[i] + weight_decay * params[i])
-    elif nesterov:
-        for i in range(params.size):
-            g = grad[i] + weight_decay * params[i]
-            b = momentum * velocity[i] + g
-            velocity[i] = b
-            params[i] -= lr * (g + momentum * b)
-    else:
-        for i in range(params.size):
-            b = momentum * velocity[i] + grad[i] + weight_decay * params[i]
-            velocity[i] = b
-            params[i] -= lr * b
+        return p - lr * g, b
+    b = momentum * b + g
+    return p - lr * (g + momentum * b if nesterov else b), b
+
+
+@kernel
+def adam_step(p, g, m, v, step_size, bias_correction2_sqrt, beta1, beta2, w1, w2, eps, decay):
+    """torch.optim.Adam (amsgrad=False, maximize=False) for one parameter: (p, m, v) after
+    step t, with step_size = lr / (1 - beta1^t), bias_correction2_sqrt = sqrt(1 - beta2^t),
+    w1 = 1 - beta1, w2 = 1 - beta2 (m and v start at 0):
+
+    g += decay p;  m = beta1 m + w1 g;  v = beta2 v + w2 g^2;
+    p -= step_size m / (sqrt(v) / bias_correction2_sqrt + eps)
+
+    formed as in torch's ``_single_tensor_adam``."""
+    g = g + decay * p
+    m = beta1 * m + w1 * g
+    v = beta2 * v + w2 * g * g
+    return p - step_size * m / (np.sqrt(v) / bias_correction2_sqrt + eps), m, v
+
+
+@kernel
+def sklearn_sgd_step(p, g, u, lr, momentum, nesterov, decay):
+    """scikit-learn's SGDOptimizer for one parameter with velocity u (it holds lr-scaled
+    steps, so a changing lr acts differently from torch's): (p, u) after the step,
+
+    g += decay p (the per-sample path's l2 penalty: update_rows);  u = momentum u - lr g;
+    p += momentum u - lr g if nesterov else u."""
+    g = g + decay * p
+    u = momentum * u - lr * g
+    return p + (momentum * u - lr * g if nesterov else u), u
+
+
+@kernel
+def sklearn_adam_step(p, g, m, v, step_size, beta1, beta2, w1, w2, eps, decay):
+    """scikit-learn's AdamOptimizer for one parameter: (p, m, v) after step t, with
+    step_size = lr sqrt(1 - beta2^t) / (1 - beta1^t), w1 = 1 - beta1, w2 = 1 - beta2 (m and
+    v start at 0):
+
+    g += decay p (as sklearn_sgd_step);  m = beta1 m + w1 g;  v = beta2 v + w2 g^2;
+    p -= step_size m / (sqrt(v) + eps)
+    (eps is added to sqrt(v) before the bias correction, unlike torch.optim.Adam)."""
+    g = g + decay * p
+    m = beta1 * m + w1 * g
+    v = beta2 * v + w2 * (g * g)
+    return p - step_size * m / (np.sqrt(v) + eps), m, v
+
+
+@kernel
+def gradient_row(r, cols, coefs, c_lo, c_step, g_lo, g_step):
+    """(c, at, g_at) of row r in update_rows: its coefficient, its first parameter (from
+    lo) and where its gradient row starts in grad."""
+    return coefs[max(c_lo + r * c_step, 0)], max(r * cols, 0), max(g_lo + r * g_step, 0)
 
 
 @kernel(inline=True)
-def adam_update(params, grad, m, v, lr, beta1, beta2, eps, weight_decay, step):
-    """torch.optim.Adam (amsgrad=False, maximize=False) at step t = ``step`` (1 first), for
-    every parameter p with gradient g (m and v start at 0):
-
-    g += weight_decay p;  m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
-    p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-
-    with the step size and denominator formed as in torch's ``_single_tensor_adam``.
+def update_rows(opt, params, lo, rows, cols, coefs, c_lo, c_step, grad, g_lo, g_step, l2f):
+    """Optimizer step number opt's step[0] (1 first) for parameters lo.. in ``rows`` rows of
+    ``cols``: parameter lo + r cols + i has gradient c grad[g_lo + r g_step + i], c =
+    coefs[c_lo + r c_step], plus l2f times itself (the l2 penalty's gradient; 0 for biases).
+    So a layer's weight gradient from one row of data, the outer product a x delta, goes
+    into the update without being stored (c_step 1, g_step 0), as does a gradient buffer
+    (coefs [1], c_step 0, g_step cols). The rules and the bundle as apply_update's.
     """
+    code, state, hyper, step = opt
+    size = max(rows * cols, 0)
+    p = params[lo:lo + size]
+    first = state[0][lo:lo + size]
     one = params.dtype.type(1.0)
-    t = params.dtype.type(step)
-    step_size = lr / (one - beta1 ** t)
-    bias_correction2_sqrt = np.sqrt(one - beta2 ** t)
-    w1 = one - beta1
-    w2 = one - beta2
-    for i in range(params.size):
-        g = grad[i] + weight_decay * params[i]
-        m[i] = beta1 * m[i] + w1 * g
-        v[i] = beta2 * v[i] + w2 * g * g
-        params[i] -= step_size * m[i] / (np.sqrt(v[i]) / bias_correction2_sqrt + eps)
-
-
-@kernel(inline=True)
-def sklearn_sgd_update(params, grad, velocity, lr, momentum, nesterov):
-    """scikit-learn's SGDOptimizer (the velocity holds lr-scaled steps, so a changing lr
-    acts differently from torch's):
-
-    v = momentum v - lr g;  p += momentum v - lr g if nesterov else v.
-    """
-    if nesterov:
-        for i in range(params.size):
-            v = momentum * velocity[i] - lr * grad[i]
-            velocity[i] = v
-            params[i] += momentum * v - lr * grad[i]
-    else:
-        for i in range(params.size):
-            v = momentum * velocity[i] - lr * grad[i]
-            velocity[i] = v
-            params[i] += v
-
-
-@kernel(inline=True)
-def sklearn_adam_update(params, grad, m, v, lr, beta1, beta2, eps, step):
-    """scikit-learn's AdamOptimizer at step t = ``step`` (1 first; m and v start at 0):
-
-    m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
-    p -= lr sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)
-    (eps is added to sqrt(v) before the bias correction, unlike torch.optim.Adam).
-    """
-    one = params.dtype.type(1.0)
-    t = params.dtype.type(step)
-    step_size = lr * np.sqrt(one - beta2 ** t) / (one - beta1 ** t)
-    w1 = one - beta1
-    w2 = one - beta2
-    for i in range(params.size):
-        g = grad[i]
-        m[i] = beta1 * m[i] + w1 * g
-        v[i] = beta2 * v[i] + w2 * (g * g)
-        params[i] -= step_size * m[i] / (np.sqrt(v[i]) + eps)
+    lr = hyper[0]
+    if OPT_SGD in COMPILED_OPTIMIZERS and code == OPT_SGD:
+        momentum = hyper[1]
+        decay = hyper[2] + l2f
+        nesterov = hyper[3] != 0
+        if momentum == 0:  # the rule's branch, taken once for all rows
+            for r in range(rows):
+                c, at, g_at = gradient_row(r, cols, coefs, c_lo, c_step, g_lo, g_step)
+                for i in range(cols):
+                    p[at + i] = sgd_step(p[at + i], c * grad[g_at + i], one, lr, momentum,
+                                         decay, nesterov)[0]
+        else:
+            for r in range(rows):
+                c, at, g_at = gradient_row(r, cols, coefs, c_lo, c_step, g_lo, g_step)
+                for i in range(cols):
+                    p[at + i], first[at + i] = sgd_step(p[at + i], c * grad[g_at + i],
+                                                        first[at + i], lr, momentum, decay,
+                                                        nesterov)
+    elif OPT_ADAM in COMPILED_OPTIMIZERS and code == OPT_ADAM:
+        last = state[1][lo:lo + size]
+        t = params.dtype.type(step[0])
+        step_size = lr / (one - hyper[1] ** t)
+        correction = np.sqrt(one - hyper[2] ** t)
+        w1 = one - hyper[1]
+        w2 = one - hyper[2]
+        decay = hyper[4] + l2f
+        for r in range(rows):
+            c, at, g_at = gradient_row(r, cols, coefs, c_lo, c_step, g_lo, g_step)
+            for i in range(cols):
+                j = at + i
+                p[j], first[j], last[j] = adam_step(p[j], c * grad[g_at + i], first[j],
+                                                    last[j], step_size, correction, hyper[1],
+                                                    hyper[2], w1, w2, hyper[3], decay)
+    elif OPT_SKLEARN_SGD in COMPILED_OPTIMIZERS and code == OPT_SKLEARN_SGD:
+        momentum = hyper[1]
+        nesterov = hyper[2] != 0
+        for r in range(rows):
+            c, at, g_at = gradient_row(r, cols, coefs, c_lo, c_step, g_lo, g_step)
+            for i in range(cols):
+                p[at + i], first[at + i] = sklearn_sgd_step(
+                    p[at + i], c * grad[g_at + i], first[at + i], lr, momentum, nesterov, l2f)
+    elif OPT_SKLEARN_ADAM in COMPILED_OPTIMIZERS and code == OPT_SKLEARN_ADAM:
+        last = state[1][lo:lo + size]
+        t = params.dtype.type(step[0])
+        step_size = lr * np.sqrt(one - hyper[2] ** t) / (one - hyper[1] ** t)
+        w1 = one - hyper[1]
+        w2 = one - hyper[2]
+        for r in range(rows):
+            c, at, g_at = gradient_row(r, cols, coefs, c_lo, c_step, g_lo, g_step)
+            for i in range(cols):
+                j = at + i
+                p[j], first[j], last[j] = sklearn_adam_step(p[j], c * grad[g_at + i],
+                                                            first[j], last[j], step_size,
+                                                            hyper[1], hyper[2], w1, w2,
+                                                            hyper[3], l2f)
 
 
 @kernel(inline=True)
 def apply_update(opt, params, grad, lo, hi):
-    """Optimizer step number opt's step[0] (1 first) for parameters lo..hi-1.
+    """Optimizer step number opt's step[0] (1 first) for parameters lo..hi-1, whose gradient
+    is grad[lo..hi-1], by the rules sgd_step, adam_step, sklearn_sgd_step and
+    sklearn_adam_step (SGD's branch on momentum taken once for the loop).
 
     SGD: state[0] = momentum buffer; hyper = (lr, momentum, weight_decay, nesterov).
     Adam: state[0] = exp_avg, state[1] = exp_avg_sq; hyper = (lr, beta1, beta2, eps,
@@ -114,16 +170,45 @@ def apply_update(opt, params, grad, lo, hi):
     p = params[lo:hi]
     g = grad[lo:hi]
     first = state[0][lo:hi]
+    one = params.dtype.type(1.0)
+    zero = params.dtype.type(0.0)
+    lr = hyper[0]
     if OPT_SGD in COMPILED_OPTIMIZERS and code == OPT_SGD:
-        sgd_update(p, g, first, hyper[0], hyper[1], hyper[2], hyper[3] != 0)
+        momentum = hyper[1]
+        nesterov = hyper[3] != 0
+        if momentum == 0:
+            for i in range(p.size):
+                p[i] = sgd_step(p[i], g[i], zero, lr, momentum, hyper[2], nesterov)[0]
+        else:
+            for i in range(p.size):
+                p[i], first[i] = sgd_step(p[i], g[i], first[i], lr, momentum, hyper[2],
+                                          nesterov)
     elif OPT_ADAM in COMPILED_OPTIMIZERS and code == OPT_ADAM:
-        adam_update(p, g, first, state[1][lo:hi], hyper[0], hyper[1], hyper[2], hyper[3],
-                    hyper[4], step[0])
+        last = state[1][lo:hi]
+        t = params.dtype.type(step[0])
+        step_size = lr / (one - hyper[1] ** t)
+        correction = np.sqrt(one - hyper[2] ** t)
+        w1 = one - hyper[1]
+        w2 = one - hyper[2]
+        for i in range(p.size):
+            p[i], first[i], last[i] = adam_step(p[i], g[i], first[i], last[i], step_size,
+                                                correction, hyper[1], hyper[2], w1, w2,
+                                                hyper[3], hyper[4])
     elif OPT_SKLEARN_SGD in COMPILED_OPTIMIZERS and code == OPT_SKLEARN_SGD:
-        sklearn_sgd_update(p, g, first, hyper[0], hyper[1], hyper[2] != 0)
+        nesterov = hyper[2] != 0
+        for i in range(p.size):
+            p[i], first[i] = sklearn_sgd_step(p[i], g[i], first[i], lr, hyper[1], nesterov,
+                                              zero)
     elif OPT_SKLEARN_ADAM in COMPILED_OPTIMIZERS and code == OPT_SKLEARN_ADAM:
-        sklearn_adam_update(p, g, first, state[1][lo:hi], hyper[0], hyper[1], hyper[2],
-                            hyper[3], step[0])
+        last = state[1][lo:hi]
+        t = params.dtype.type(step[0])
+        step_size = lr * np.sqrt(one - hyper[2] ** t) / (one - hyper[1] ** t)
+        w1 = one - hyper[1]
+        w2 = one - hyper[2]
+        for i in range(p.size):
+            p[i], first[i], last[i] = sklearn_adam_step(p[i], g[i], first[i], last[i],
+                                                        step_size, hyper[1], hyper[2], w1,
+                                                        w2, hyper[3], zero)
 
 
 @kernel(inline=True)
