@@ -82,6 +82,10 @@ def kernel(function=None, *, parallel=False, inline=False, blas=False, entry=Fal
     inline only what is small or called once. ``@kernel(blas=True)``: for a kernel that
     calls BLAS through np.dot, which needs the reference counting (numba's np.dot(a, b, out)
     returns out through a wrapper); its counts of arrays from an uncounted caller are no-ops.
+
+    A kernel called with an integer constant is compiled for that value (numba types it
+    Literal[int]) apart from the int64 of a caller passing a variable: kernels pass
+    ``np.int64(0)``, not ``0``, to a kernel that other kernels call with a variable there.
     """
     if function is None:
         return functools.partial(kernel, parallel=parallel, inline=inline, blas=blas,

@@ -16,6 +16,8 @@ inlined into their callers (fastnn.kernels._jit says why); batch_loss_grad is no
 threaded path calls it inside a parallel loop, which numba cannot inline into. The leaves
 (fastnn.kernels.dense, .activations, .losses, .updates) stay calls.
 """
+import numpy as np
+
 from ._jit import kernel
 from .activations import activate, multiply_derivative, softmax_rows
 from .buffers import copy
@@ -85,7 +87,7 @@ def forward_block(net, params, x, rows, part_rows, block_rows, acts, z_out, firs
             copy(z_flat, a_flat)
         code = activations[layer]
         if SOFTMAX in COMPILED_ACTIVATIONS and code == SOFTMAX:
-            softmax_rows(a_flat, 0, rows, width)
+            softmax_rows(a_flat, np.int64(0), rows, width)
         else:
             activate(code, a_flat, 0, rows * width)
 
@@ -223,8 +225,8 @@ def train_batched(net, params, opt, batches, work, out):
             total += factor * batch_loss_grad(net, params, X, T, weights, order, start, stop,
                                               stop - start, scale, work)
             step[0] += 1
-            penalties += factor * penalize_and_update(l2, scale, params, grad, net, opt, 0,
-                                                      params.size)
+            penalties += factor * penalize_and_update(l2, scale, params, grad, net, opt,
+                                                      np.int64(0), params.size)
         if not record_epoch(epoch, total, penalties, weight_total, out):
             return epoch + 1
     return n_epochs
@@ -241,7 +243,8 @@ def loss_grad_batched(net, params, batches, work):
     n = X.shape[0]
     weight = batch_weights[0, 0]
     scale = batch_scale(mean, weight)
-    total = batch_loss_grad(net, params, X, T, weights, orders[0], 0, n, n, scale, work)
+    total = batch_loss_grad(net, params, X, T, weights, orders[0], np.int64(0), n, n,
+                            scale, work)
     penalty = 0.0
     if l2 != 0:
         penalty = 0.5 * l2 * add_weight_penalty(l2, scale, params, grad, net, 0, params.size)

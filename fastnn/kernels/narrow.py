@@ -17,6 +17,8 @@ Parameters as in fastnn.kernels.batched; forward_chunk, backward_chunk and
 narrow_batch_loss_grad are inlined into the kernels that call them, as the batched path's
 orchestrating kernels are (fastnn.kernels._jit).
 """
+import numpy as np
+
 from . import losses
 from ._jit import inlined, kernel
 from .activations import activate, multiply_derivative, softmax_columns
@@ -263,8 +265,8 @@ def train_narrow(net, params, opt, batches, work, out):
             total += factor * narrow_batch_loss_grad(net, params, X, T, weights, order, start,
                                                      stop, scale, work)
             step[0] += 1
-            penalties += factor * penalize_and_update(l2, scale, params, grad, net, opt, 0,
-                                                      params.size)
+            penalties += factor * penalize_and_update(l2, scale, params, grad, net, opt,
+                                                      np.int64(0), params.size)
         if not record_epoch(epoch, total, penalties, weight_total, out):
             return epoch + 1
     return n_epochs

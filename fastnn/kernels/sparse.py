@@ -23,6 +23,8 @@ acts, z_out, no_order)`` with an empty int64 order. The block and batch kernels,
 and sparse_weight_gradient are inlined into the kernels that call them, as the batched path's
 block kernels are (fastnn.kernels._jit).
 """
+import numpy as np
+
 from ._jit import kernel
 from .batched import block_start, forward_block, layer_bias, layer_weights, loss_grad_block
 from .buffers import copy
@@ -181,8 +183,8 @@ def train_sparse(net, params, opt, batches, work, out):
             total += factor * sparse_batch_loss_grad(net, params, X, T, weights, order, start,
                                                      stop, scale, work)
             step[0] += 1
-            penalties += factor * penalize_and_update(l2, scale, params, grad, net, opt, 0,
-                                                      params.size)
+            penalties += factor * penalize_and_update(l2, scale, params, grad, net, opt,
+                                                      np.int64(0), params.size)
         if not record_epoch(epoch, total, penalties, weight_total, out):
             return epoch + 1
     return n_epochs
