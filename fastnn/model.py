@@ -89,6 +89,7 @@ class MLP(Network):
         n = X.shape[0]
         path = paths.choose("forward", n, self._sizes, self._dtype.itemsize, is_sparse(X))
         out = np.empty((n, self._sizes[-1]), self._dtype)
+        X = kernel_rows(X, self._dtype)
         rows = path.block_rows
         if path.kind == paths.NARROW:
             work = (rows, self._empty(rows * sum(self._sizes)), self._empty(2 * rows),
@@ -96,7 +97,6 @@ class MLP(Network):
         elif path.kind == paths.SPARSE:
             work = (rows, self._empty(rows * sum(self._sizes[1:])),
                     self._empty(rows * self._sizes[-1]), NO_ORDER[0])
-            X = csr_arrays(X, self._dtype)
         elif path.n_parts > 1:
             return self._forward_split(path.n_parts, X, rows, out)
         else:
@@ -128,8 +128,7 @@ class MLP(Network):
     def _loss_grad(self, X, T, weights, loss, mean, l2):
         n = X.shape[0]
         path = paths.choose("loss_grad", n, self._sizes, self._dtype.itemsize, is_sparse(X))
-        if path.kind == paths.SPARSE:
-            X = csr_arrays(X, self._dtype)
+        X, T, weights = kernel_rows(X, self._dtype), writable(T), writable(weights)
         weight = np.array([[weights.sum(dtype=np.float64)]])
         batches = (X, T, weights, NO_ORDER, weight, n, mean, self._dtype.type(l2))
         work = self._workspace(path, False)
@@ -141,8 +140,7 @@ class MLP(Network):
     def _train_epochs(self, X, T, weights, orders, batch_size, loss, opt, mean, l2):
         path = paths.choose("train", batch_size, self._sizes, self._dtype.itemsize,
                             is_sparse(X))
-        if path.kind == paths.SPARSE:
-            X = csr_arrays(X, self._dtype)
+        X, T, weights = kernel_rows(X, self._dtype), writable(T), writable(weights)
         shuffled = orders.shape[1] > 0
         net = self._net(loss)
         weights_of_batches = batch_weights(weights, orders, batch_size)
@@ -247,11 +245,26 @@ class MLP(Network):
             numba.set_num_threads(threads)
 
 
+def writable(array):
+    """``array``, or a copy of it if it is read-only (a memory map, a broadcast view, joblib's
+    memmapped arguments): numba types a read-only array apart from a writable one, and the
+    kernels, compiled for writable arrays (what ``python -m fastnn compile`` fills the cache
+    with), would compile again for it."""
+    return array if array.flags.writeable else array.copy()
+
+
 def csr_arrays(X, dtype):
     """A sparse X as the kernels take it (fastnn.kernels.sparse): its CSR arrays (data of
-    ``dtype``, int64 indices and indptr), converted only if they are not already."""
+    ``dtype``, int64 indices and indptr), converted only if they are not already, writable
+    (writable)."""
     csr = as_csr(X, dtype)
-    return csr.data, csr.indices, csr.indptr
+    return writable(csr.data), writable(csr.indices), writable(csr.indptr)
+
+
+def kernel_rows(X, dtype):
+    """Checked rows as the kernels take them: writable, a sparse X as its CSR arrays
+    (csr_arrays)."""
+    return csr_arrays(X, dtype) if is_sparse(X) else writable(X)
 
 
 def batch_weights(weights, orders, batch_size):

@@ -115,11 +115,12 @@ class Network:
 
     def __setstate__(self, state):
         """Unpickling (also from read-only memory maps, as joblib loads) gives the model its
-        own writable parameter buffer; models pickled before per-layer activations get theirs
+        own writable arrays, its parameter buffer and its layout alike (the kernels are
+        compiled for writable arrays); models pickled before per-layer activations get theirs
         from their one hidden activation."""
-        self.__dict__.update(state)
+        self.__dict__.update({name: np.array(value) if isinstance(value, np.ndarray) else value
+                              for name, value in state.items()})
         self._training_lock = threading.Lock()
-        self._params = np.array(self._params)
         if "_activations" not in state:
             self._activations = (self._hidden,) * (len(self._sizes) - 2) + (self._output,)
             self._activation_codes = np.array([reg.ACTIVATIONS[name]

@@ -29,7 +29,7 @@ from . import paths, persistence
 from ._validation import (check_bool, check_choice, check_dense_inputs, check_int,
                           check_sample_weight, check_sizes)
 from .kernels.stacked import LANES_MAX, TABLE_ROWS, TILE, TILE_PARAMS, WIDE_ROWS, train_lanes
-from .model import MLP, TRAIN, batch_weights, kernel_for
+from .model import MLP, TRAIN, batch_weights, kernel_for, writable
 from .network import CHUNK_SECONDS, MAX_SHUFFLED_CHUNK_ROWS, History, _Exclusive
 from .optimizers import SGD, Optimizer
 from .progress import reporter
@@ -496,7 +496,8 @@ class _Trainer:
         self.groups = lane_groups(K, self.threads) if self.path.kind == paths.PER_SAMPLE else 0
         self.lanes = self.groups > 0
         self.net = template._net(loss)
-        self.batches = (X, T, weights, None, None, batch_size, mean, stack.dtype.type(l2))
+        self.batches = (writable(X), writable(T), writable(weights), None, None, batch_size,
+                        mean, stack.dtype.type(l2))
         self.weights_of_batches = (None if shuffled else np.stack(
             [batch_weights(w, np.empty((1, 0), np.int64), batch_size) for w in weights]))
         if self.lanes:

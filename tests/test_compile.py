@@ -147,21 +147,42 @@ def test_each_compile_call_runs_its_kernel(monkeypatch, kernel_calls, call, dtyp
 
 
 CHECK_CACHED = RECORD_COMPILED + textwrap.dedent("""
+    import numpy as np
+    import scipy.sparse
+    import fastnn
     from fastnn.tools import startup
     for case in startup.CASES:
         if case.kernels and not case.missing_requirements():
             before = len(compiled())
             exec(case.setup + "\\n" + case.timed, {})
             print(repr(case.name), compiled()[before:])
+    rng = np.random.default_rng(0)
+    for dtype in ("float32", "float64"):
+        for sizes, rows, batch_size, sparse in [  # per-sample, narrow, batched, sparse
+                ([3, 4, 2], 40, 1, False), ([3, 4, 2], 40, None, False),
+                ([40, 40, 2], 64, None, False), ([40, 40, 2], 64, 16, True)]:
+            X, Y = rng.random((rows, sizes[0])), rng.random((rows, sizes[-1]))
+            weights = rng.random(rows)
+            for array in (X, Y, weights):
+                array.setflags(write=False)  # as a memory map or a broadcast view is
+            X = scipy.sparse.csr_array(X * (X < 0.2)) if sparse else X
+            before = len(compiled())
+            net = fastnn.MLP(sizes, seed=0, dtype=dtype)
+            net.fit(X, Y, epochs=1, batch_size=batch_size, sample_weight=weights)
+            net.loss_and_grad(X, Y, sample_weight=weights)
+            net.forward(X)
+            print(repr(f"read-only rows, targets and sample weights: {sizes}, {batch_size}, "
+                       f"{dtype}, sparse {sparse}"), compiled()[before:])
 """)
 
 
 @pytest.mark.fills_cache
 def test_compile_command_fills_the_cache_for_every_first_call(tmp_path):
     """After ``python -m fastnn compile`` into an empty cache, no startup case compiles
-    anything: a process that would compile kernels for its networks' codes alone runs the
-    generic ones it finds. The cache is the session's while it is empty (the kernels the
-    tests run are those generic ones)."""
+    anything, nor do fits, losses and predictions of read-only arrays with sample weights:
+    a process that would compile kernels for its networks' codes alone runs the generic
+    ones it finds. The cache is the session's while it is empty (the kernels the tests run
+    are those generic ones)."""
     cache = session_cache_if_empty(tmp_path)
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
     done = subprocess.run([sys.executable, "-m", "fastnn", "compile"], capture_output=True,

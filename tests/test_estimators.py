@@ -306,6 +306,25 @@ def test_pickle_round_trip_keeps_predictions_and_training_state():
     np.testing.assert_array_equal(copy.coefs_[0], model.coefs_[0])
 
 
+def test_a_model_loaded_from_a_read_only_memory_map_gets_writable_arrays(tmp_path):
+    """joblib loads arrays from a memory map read-only (as it passes large arguments to its
+    workers): the unpickled estimator's network holds writable copies of every array, so it
+    predicts and trains on the kernels compiled for writable arrays."""
+    joblib = pytest.importorskip("joblib")
+    X, y = IRIS
+    model = fit_quietly(fastnn.MLPClassifier((6,), solver="sgd", max_iter=5, random_state=0), X, y)
+    joblib.dump(model, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib", mmap_mode="r")
+    arrays = {name: value for name, value in vars(loaded._net).items()
+              if isinstance(value, np.ndarray)}
+    assert "_params" in arrays and "_activation_codes" in arrays
+    assert all(array.flags.writeable and type(array) is np.ndarray for array in arrays.values())
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    fit_quietly(model, X, y, "partial_fit")
+    fit_quietly(loaded, X, y, "partial_fit")
+    np.testing.assert_array_equal(loaded.coefs_[0], model.coefs_[0])
+
+
 def as_pickled_by_the_previous_version(model):
     """A copy of a fitted estimator laid out as fastnn pickled it before per-layer
     activations and optimizer objects: optimizer state as arrays, the net without its
