@@ -245,7 +245,8 @@ def check_sample_weight(value, n_samples, n_models=None):
         weights = as_real_array("sample_weight", weights, np.float64)
     if weights.min() < 0:
         raise ValueError(f"sample_weight must be >= 0, got {weights.min():g}")
-    weights = np.ascontiguousarray(np.broadcast_to(weights, shape))
+    if weights.shape != shape:  # (n,) for every model of a stack
+        weights = np.ascontiguousarray(np.broadcast_to(weights, shape))
     rows = weights.reshape(-1, n_samples)
     with np.errstate(over="ignore"):
         totals = rows.sum(axis=1)
