@@ -28,7 +28,9 @@ paths (LLVM inlines the small ones). numba's inline="always" (``@kernel(inline=T
 types and lowers every inlined copy again, so it is kept for what must be inlined: helpers
 that return a view (a kernel without reference counting cannot return an array), leaf
 helpers inside one formula (softplus's exp and log1p, which LLVM would not inline into a
-vectorised loop), the update loops (updates.apply_update, update_rows), and the per-sample
+vectorised loop), the update loops (updates.apply_update, update_rows), the epoch loop
+that the batched, narrow and sparse entry kernels wrap around their batch function
+(updates.train_epochs, loss_and_gradient: one copy in each), and the per-sample
 path's copies of the formulas (_jit.inlined), which it calls once a row. An optimizer's rule
 for one parameter (updates.sgd_step, ...) is an ordinary kernel of a few scalar operations,
 which LLVM inlines into those loops. A parallel kernel must not call a numba-inlined

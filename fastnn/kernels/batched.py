@@ -24,8 +24,7 @@ from .buffers import copy
 from .codes import COMPILED_ACTIVATIONS, SOFTMAX
 from .dense import dense_backward, dense_forward
 from .losses import delta_needs_derivative, loss_rows
-from .updates import (add_weight_penalty, batch_scale, batch_share, penalize_and_update,
-                      record_epoch)
+from .updates import loss_and_gradient, train_epochs
 
 
 @kernel(inline=True)
@@ -189,66 +188,28 @@ def batch_loss_grad(net, params, X, T, weights, order, start, stop, part_rows, s
     return total
 
 
+@kernel(inline=True)
+def whole_batch_loss_grad(net, params, X, T, weights, order, start, stop, scale, work):
+    """batch_loss_grad of rows order[start:stop] as one part: the batch function of
+    fastnn.kernels.updates.train_epochs and loss_and_gradient."""
+    return batch_loss_grad(net, params, X, T, weights, order, start, stop, stop - start, scale,
+                           work)
+
+
 @kernel(entry=True)
 def train_batched(net, params, opt, batches, work, out):
-    """Train len(orders) epochs on the batched path; epoch e takes rows in orders[e] (storage
-    order when orders has no columns). Returns the number of epochs run.
-
-    batches = (X, T, weights, orders, batch_weights, batch_size, mean, l2). A batch's loss is
-    the weighted sum of its per-sample losses plus 1/2 l2 sum ||W||^2 (weights only), taken
-    before its update; the gradient is scale (1/the batch's weight for the mean reduction,
-    else 1) times its derivative. A batch of weight 0 makes no update. out = (epoch_losses,
-    epoch_penalties): epoch e's loss over its weight, and the penalty part of it. Stops after
-    the first epoch whose loss is not finite.
-    """
-    X, T, weights, orders, batch_weights, batch_size, mean, l2 = batches
-    step = opt[3]
-    grad = work[0]
-    n = X.shape[0]
-    n_epochs = orders.shape[0]
-    shuffled = orders.shape[1] > 0
-    for epoch in range(n_epochs):
-        order = orders[epoch]
-        epoch_weights = batch_weights[epoch if shuffled else 0]
-        total = 0.0
-        penalties = 0.0
-        weight_total = 0.0
-        for batch in range(epoch_weights.size):
-            start = batch * batch_size
-            stop = min(start + batch_size, n)
-            weight = epoch_weights[batch]
-            if weight == 0:
-                continue
-            factor, counted = batch_share(mean, stop - start, weight)
-            weight_total += counted
-            scale = batch_scale(mean, weight)
-            total += factor * batch_loss_grad(net, params, X, T, weights, order, start, stop,
-                                              stop - start, scale, work)
-            step[0] += 1
-            penalties += factor * penalize_and_update(l2, scale, params, grad, net, opt,
-                                                      np.int64(0), params.size)
-        if not record_epoch(epoch, total, penalties, weight_total, out):
-            return epoch + 1
-    return n_epochs
+    """Train len(orders) epochs on the batched path (fastnn.kernels.updates.train_epochs:
+    the bundles, results, l2 penalty and update every path shares). Returns the number of
+    epochs run."""
+    return train_epochs(whole_batch_loss_grad, net, params, opt, batches, work, out)
 
 
 @kernel(entry=True)
 def loss_grad_batched(net, params, batches, work):
-    """One batch of every row of X in storage order (batches as train_batched's: orders of
-    shape (1, 0), batch_weights [[the sum of the weights]]): grad = scale * the gradient of
-    its weighted loss sum plus the l2 penalty. Returns (weighted loss sum, penalty,
-    weight)."""
-    X, T, weights, orders, batch_weights, _, mean, l2 = batches
-    grad = work[0]
-    n = X.shape[0]
-    weight = batch_weights[0, 0]
-    scale = batch_scale(mean, weight)
-    total = batch_loss_grad(net, params, X, T, weights, orders[0], np.int64(0), n, n,
-                            scale, work)
-    penalty = 0.0
-    if l2 != 0:
-        penalty = 0.5 * l2 * add_weight_penalty(l2, scale, params, grad, net, 0, params.size)
-    return total, penalty, weight
+    """One batch of every row of X in storage order (fastnn.kernels.updates.
+    loss_and_gradient): grad = scale * the gradient of its weighted loss sum plus the l2
+    penalty. Returns (weighted loss sum, penalty, weight)."""
+    return loss_and_gradient(whole_batch_loss_grad, net, params, batches, work)
 
 
 @kernel(entry=True)

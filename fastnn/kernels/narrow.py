@@ -17,16 +17,13 @@ Parameters as in fastnn.kernels.batched; forward_chunk, backward_chunk and
 narrow_batch_loss_grad are inlined into the kernels that call them, as the batched path's
 orchestrating kernels are (fastnn.kernels._jit).
 """
-import numpy as np
-
 from . import losses
 from ._jit import inlined, kernel
 from .activations import activate, multiply_derivative, softmax_columns
 from .buffers import copy
 from .codes import COMPILED_ACTIVATIONS, SOFTMAX, SQUARED_ERROR
 from .losses import delta_needs_derivative
-from .updates import (add_weight_penalty, batch_scale, batch_share, penalize_and_update,
-                      record_epoch)
+from .updates import loss_and_gradient, train_epochs
 
 loss_columns = inlined(losses.loss_columns)
 """Inlined, so that its sum over the rows reassociates and vectorises as the entry kernels'
@@ -237,55 +234,18 @@ def narrow_batch_loss_grad(net, params, X, T, weights, order, start, stop, scale
 
 @kernel(entry=True)
 def train_narrow(net, params, opt, batches, work, out):
-    """fastnn.kernels.batched.train_batched for narrow networks: the same bundles, results,
-    l2 penalty and update (penalize_and_update after each batch, with W before the update in
-    the batch's gradient: narrow_batch_loss_grad).
-    """
-    X, T, weights, orders, batch_weights, batch_size, mean, l2 = batches
-    step = opt[3]
-    grad = work[0]
-    n_samples = X.shape[0]
-    n_epochs = orders.shape[0]
-    shuffled = orders.shape[1] > 0
-    for epoch in range(n_epochs):
-        order = orders[epoch]
-        epoch_weights = batch_weights[epoch if shuffled else 0]
-        total = 0.0
-        penalties = 0.0
-        weight_total = 0.0
-        for batch in range(epoch_weights.size):
-            start = batch * batch_size
-            stop = min(start + batch_size, n_samples)
-            weight = epoch_weights[batch]
-            if weight == 0:
-                continue
-            factor, counted = batch_share(mean, stop - start, weight)
-            weight_total += counted
-            scale = batch_scale(mean, weight)
-            total += factor * narrow_batch_loss_grad(net, params, X, T, weights, order, start,
-                                                     stop, scale, work)
-            step[0] += 1
-            penalties += factor * penalize_and_update(l2, scale, params, grad, net, opt,
-                                                      np.int64(0), params.size)
-        if not record_epoch(epoch, total, penalties, weight_total, out):
-            return epoch + 1
-    return n_epochs
+    """fastnn.kernels.batched.train_batched for narrow networks: fastnn.kernels.updates.
+    train_epochs around narrow_batch_loss_grad (W before the update in the batch's
+    gradient)."""
+    return train_epochs(narrow_batch_loss_grad, net, params, opt, batches, work, out)
 
 
 @kernel(entry=True)
 def loss_grad_narrow(net, params, batches, work):
     """fastnn.kernels.batched.loss_grad_batched for narrow networks: one batch of every row
-    of X in storage order. Returns (weighted loss sum, penalty, weight)."""
-    X, T, weights, orders, batch_weights, _, mean, l2 = batches
-    grad = work[0]
-    n = X.shape[0]
-    weight = batch_weights[0, 0]
-    scale = batch_scale(mean, weight)
-    total = narrow_batch_loss_grad(net, params, X, T, weights, orders[0], 0, n, scale, work)
-    penalty = 0.0
-    if l2 != 0:
-        penalty = 0.5 * l2 * add_weight_penalty(l2, scale, params, grad, net, 0, params.size)
-    return total, penalty, weight
+    of X in storage order (fastnn.kernels.updates.loss_and_gradient). Returns (weighted
+    loss sum, penalty, weight)."""
+    return loss_and_gradient(narrow_batch_loss_grad, net, params, batches, work)
 
 
 @kernel(entry=True)

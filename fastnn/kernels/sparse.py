@@ -23,13 +23,11 @@ acts, z_out, no_order)`` with an empty int64 order. The block and batch kernels,
 and sparse_weight_gradient are inlined into the kernels that call them, as the batched path's
 block kernels are (fastnn.kernels._jit).
 """
-import numpy as np
-
 from ._jit import kernel
 from .batched import block_start, forward_block, layer_bias, layer_weights, loss_grad_block
 from .buffers import copy
 from .dense import column_sums
-from .updates import add_weight_penalty, batch_scale, batch_share, penalize_and_update, record_epoch
+from .updates import loss_and_gradient, train_epochs
 
 
 @kernel
@@ -157,54 +155,17 @@ def sparse_batch_loss_grad(net, params, X, T, weights, order, start, stop, scale
 
 @kernel(entry=True)
 def train_sparse(net, params, opt, batches, work, out):
-    """fastnn.kernels.batched.train_batched (the same bundles, results, l2 penalty and
-    update) for X given as CSR arrays, each batch on one thread."""
-    X, T, weights, orders, batch_weights, batch_size, mean, l2 = batches
-    step = opt[3]
-    grad = work[0]
-    n_samples = X[2].size - 1
-    n_epochs = orders.shape[0]
-    shuffled = orders.shape[1] > 0
-    for epoch in range(n_epochs):
-        order = orders[epoch]
-        epoch_weights = batch_weights[epoch if shuffled else 0]
-        total = 0.0
-        penalties = 0.0
-        weight_total = 0.0
-        for batch in range(epoch_weights.size):
-            start = batch * batch_size
-            stop = min(start + batch_size, n_samples)
-            weight = epoch_weights[batch]
-            if weight == 0:
-                continue
-            factor, counted = batch_share(mean, stop - start, weight)
-            weight_total += counted
-            scale = batch_scale(mean, weight)
-            total += factor * sparse_batch_loss_grad(net, params, X, T, weights, order, start,
-                                                     stop, scale, work)
-            step[0] += 1
-            penalties += factor * penalize_and_update(l2, scale, params, grad, net, opt,
-                                                      np.int64(0), params.size)
-        if not record_epoch(epoch, total, penalties, weight_total, out):
-            return epoch + 1
-    return n_epochs
+    """fastnn.kernels.batched.train_batched for X given as CSR arrays, each batch on one
+    thread: fastnn.kernels.updates.train_epochs around sparse_batch_loss_grad."""
+    return train_epochs(sparse_batch_loss_grad, net, params, opt, batches, work, out)
 
 
 @kernel(entry=True)
 def loss_grad_sparse(net, params, batches, work):
     """fastnn.kernels.batched.loss_grad_batched for X given as CSR arrays: one batch of every
-    row in storage order. Returns (weighted loss sum, penalty, weight)."""
-    X, T, weights, orders, batch_weights, _, mean, l2 = batches
-    grad = work[0]
-    n_samples = X[2].size - 1
-    weight = batch_weights[0, 0]
-    scale = batch_scale(mean, weight)
-    total = sparse_batch_loss_grad(net, params, X, T, weights, orders[0], 0, n_samples, scale,
-                                   work)
-    penalty = 0.0
-    if l2 != 0:
-        penalty = 0.5 * l2 * add_weight_penalty(l2, scale, params, grad, net, 0, params.size)
-    return total, penalty, weight
+    row in storage order (fastnn.kernels.updates.loss_and_gradient). Returns (weighted loss
+    sum, penalty, weight)."""
+    return loss_and_gradient(sparse_batch_loss_grad, net, params, batches, work)
 
 
 @kernel(entry=True)

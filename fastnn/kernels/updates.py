@@ -1,4 +1,5 @@
-"""Optimizer updates and the end of a batch and of an epoch, shared by every training path.
+"""Optimizer updates and the end of a batch and of an epoch, shared by every training path,
+and the epoch loop of the paths that run each batch on one thread (train_epochs).
 
 The optimizer reaches a kernel as one bundle, ``opt = (code, state, hyper, step)``: its code
 (fastnn.kernels.codes), its state rows (one flat parameter-shaped vector each), its
@@ -271,6 +272,71 @@ def penalize_and_update(l2, scale, params, grad, net, opt, lo, hi):
         penalty = 0.5 * l2 * add_weight_penalty(l2, scale, params, grad, net, lo, hi)
     apply_update(opt, params, grad, lo, hi)
     return penalty
+
+
+@kernel(inline=True)
+def train_epochs(batch_loss_grad, net, params, opt, batches, work, out):
+    """Train len(orders) epochs on a path that runs each batch on one thread (batched,
+    narrow, sparse: its entry kernel inlines this loop around its own batch_loss_grad(net,
+    params, X, T, weights, order, start, stop, scale, work), which leaves scale times the
+    gradient of the weighted loss of rows order[start:stop] in work[0] and returns that
+    loss); epoch e takes rows in orders[e] (storage order when orders has no columns).
+    Returns the number of epochs run.
+
+    batches = (X, T, weights, orders, batch_weights, batch_size, mean, l2). A batch's loss is
+    the weighted sum of its per-sample losses plus 1/2 l2 sum ||W||^2 (weights only), taken
+    before its update; the gradient is scale (1/the batch's weight for the mean reduction,
+    else 1) times its derivative. A batch of weight 0 makes no update. out = (epoch_losses,
+    epoch_penalties): epoch e's loss over its weight, and the penalty part of it. Stops after
+    the first epoch whose loss is not finite.
+    """
+    X, T, weights, orders, batch_weights, batch_size, mean, l2 = batches
+    step = opt[3]
+    grad = work[0]
+    n = weights.size
+    n_epochs = orders.shape[0]
+    shuffled = orders.shape[1] > 0
+    for epoch in range(n_epochs):
+        order = orders[epoch]
+        epoch_weights = batch_weights[epoch if shuffled else 0]
+        total = 0.0
+        penalties = 0.0
+        weight_total = 0.0
+        for batch in range(epoch_weights.size):
+            start = batch * batch_size
+            stop = min(start + batch_size, n)
+            weight = epoch_weights[batch]
+            if weight == 0:
+                continue
+            factor, counted = batch_share(mean, stop - start, weight)
+            weight_total += counted
+            scale = batch_scale(mean, weight)
+            total += factor * batch_loss_grad(net, params, X, T, weights, order, start, stop,
+                                              scale, work)
+            step[0] += 1
+            penalties += factor * penalize_and_update(l2, scale, params, grad, net, opt,
+                                                      np.int64(0), params.size)
+        if not record_epoch(epoch, total, penalties, weight_total, out):
+            return epoch + 1
+    return n_epochs
+
+
+@kernel(inline=True)
+def loss_and_gradient(batch_loss_grad, net, params, batches, work):
+    """One batch of every row in storage order, through a path's batch_loss_grad (as
+    train_epochs'; batches as there, with orders of shape (1, 0) and batch_weights [[the
+    sum of the weights]]): work[0] = scale * the gradient of its weighted loss sum plus the
+    l2 penalty. Returns (weighted loss sum, penalty, weight)."""
+    X, T, weights, orders, batch_weights, _, mean, l2 = batches
+    grad = work[0]
+    weight = batch_weights[0, 0]
+    scale = batch_scale(mean, weight)
+    total = batch_loss_grad(net, params, X, T, weights, orders[0], np.int64(0), weights.size,
+                            scale, work)
+    penalty = 0.0
+    if l2 != 0:
+        penalty = 0.5 * l2 * add_weight_penalty(l2, scale, params, grad, net, 0, params.size)
+    return total, penalty, weight
 
 
 @kernel
