@@ -255,8 +255,8 @@ def writable(array):
 
 def csr_arrays(X, dtype):
     """A sparse X as the kernels take it (fastnn.kernels.sparse): its CSR arrays (data of
-    ``dtype``, int64 indices and indptr), converted only if they are not already, writable
-    (writable)."""
+    ``dtype``, int64 indices and indptr), converted only if they are not already, each
+    copied if it is read-only (writable)."""
     csr = as_csr(X, dtype)
     return writable(csr.data), writable(csr.indices), writable(csr.indptr)
 
